@@ -1,0 +1,1 @@
+"""Annotations, crops, augmentation and training targets."""

@@ -1,0 +1,68 @@
+"""The paper's augmentations, as one affine warp plus a few photometric changes.
+
+Geometric changes (shift, scale, rotation, mirror) are folded into the single crop affine,
+so each training image is resampled once from the source photo. Photometric changes
+(occlusion, blur, grayscale) are applied to the crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..runtime import geometry
+
+__all__ = ["AugmentConfig", "sample_affine", "photometric"]
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation probabilities and ranges (defaults follow PIPNet's training code)."""
+
+    flip_prob: float = 0.5
+    rotate_prob: float = 0.5
+    max_rotation: float = 30.0
+    shift_prob: float = 0.5
+    max_shift: float = 0.1  # fraction of the crop side
+    scale_range: tuple[float, float] = (0.95, 1.05)
+    occlusion_prob: float = 0.5
+    max_occlusion: float = 0.4  # fraction of the input side
+    blur_prob: float = 0.3
+    gray_prob: float = 0.2
+
+
+def sample_affine(
+    cx: float, cy: float, side: float, input_size: int, cfg: AugmentConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, bool]:
+    """A random crop affine around ``(cx, cy, side)``; returns ``(matrix, flipped)``."""
+    if rng.random() < cfg.shift_prob:
+        cx += rng.uniform(-cfg.max_shift, cfg.max_shift) * side
+        cy += rng.uniform(-cfg.max_shift, cfg.max_shift) * side
+    side *= rng.uniform(*cfg.scale_range)
+    angle = rng.uniform(-cfg.max_rotation, cfg.max_rotation) if rng.random() < cfg.rotate_prob else 0.0
+    m = geometry.crop_matrix(cx, cy, side, input_size, angle)
+    flipped = bool(rng.random() < cfg.flip_prob)
+    if flipped:
+        m = geometry.compose(geometry.flip_matrix(input_size), m)
+    return m, flipped
+
+
+def photometric(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Occlusion, blur and grayscale on an ``(S, S, 3)`` uint8 crop (returns a new array)."""
+    import cv2
+
+    img = image
+    s = img.shape[0]
+    if rng.random() < cfg.occlusion_prob:
+        ow, oh = (rng.uniform(0.05, cfg.max_occlusion, size=2) * s).astype(int)
+        x0, y0 = rng.integers(0, s - ow + 1), rng.integers(0, s - oh + 1)
+        img = img.copy()
+        img[y0 : y0 + oh, x0 : x0 + ow] = rng.integers(0, 256, size=3, dtype=np.uint8)
+    if rng.random() < cfg.blur_prob:
+        sigma = rng.uniform(0.5, 2.0)
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    if rng.random() < cfg.gray_prob:
+        g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        img = np.repeat(g[:, :, None], 3, axis=2)
+    return img

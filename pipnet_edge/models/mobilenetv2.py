@@ -1,0 +1,95 @@
+"""MobileNetV2 backbone in torchvision's parameter layout (``features.*``).
+
+Written here because torchvision does not import beside the pinned torch; the layout
+matches ``torchvision.models.mobilenet_v2`` so its ImageNet weights and official PIPNet
+MobileNetV2 checkpoints load unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .registry import register_backbone
+
+__all__ = ["MobileNetV2"]
+
+
+def _make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+    min_value = min_value or divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+class ConvBNReLU(nn.Sequential):
+    def __init__(self, inp: int, oup: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> None:
+        super().__init__(
+            nn.Conv2d(inp, oup, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(oup),
+            nn.ReLU6(inplace=True),
+        )
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, inp: int, oup: int, stride: int, expand_ratio: int) -> None:
+        super().__init__()
+        hidden = int(round(inp * expand_ratio))
+        self.use_res_connect = stride == 1 and inp == oup
+        layers: list[nn.Module] = []
+        if expand_ratio != 1:
+            layers.append(ConvBNReLU(inp, hidden, kernel=1))
+        layers += [
+            ConvBNReLU(hidden, hidden, stride=stride, groups=hidden),
+            nn.Conv2d(hidden, oup, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(oup),
+        ]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.use_res_connect:
+            return x + self.conv(x)
+        return self.conv(x)
+
+
+_SETTINGS = [  # t, c, n, s
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+]
+
+
+class MobileNetV2(nn.Module):
+    """MobileNetV2 feature extractor: stride 32, ``out_channels`` = 1280 * max(1, width)."""
+
+    def __init__(self, width_mult: float = 1.0, last_channel: int | None = None) -> None:
+        super().__init__()
+        inp = _make_divisible(32 * width_mult)
+        self.out_channels = last_channel or _make_divisible(1280 * max(1.0, width_mult))
+        features: list[nn.Module] = [ConvBNReLU(3, inp, stride=2)]
+        for t, c, n, s in _SETTINGS:
+            oup = _make_divisible(c * width_mult)
+            for i in range(n):
+                features.append(InvertedResidual(inp, oup, s if i == 0 else 1, t))
+                inp = oup
+        features.append(ConvBNReLU(inp, self.out_channels, kernel=1))
+        self.features = nn.Sequential(*features)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+@register_backbone("mobilenet_v2")
+def mobilenet_v2(**kwargs) -> MobileNetV2:
+    return MobileNetV2(**kwargs)

@@ -1,0 +1,88 @@
+"""``python -m pipnet_edge.train``: train a PIPNet (float, or QAT fine-tuning with ``--qat``).
+
+Examples::
+
+    # the default model's recipe (MobileNetV2, 300W-68, ImageNet init)
+    python -m pipnet_edge.train --data ../shared/data/300w/train \\
+        --pretrained ../shared/pretrained/mobilenet_v2-b0353104.pth --out runs/mbv2
+
+    # quantization-aware fine-tuning of that model
+    python -m pipnet_edge.train --data ../shared/data/300w/train --init runs/mbv2/final.safetensors \\
+        --qat --epochs 3 --lr 1e-5 --out runs/mbv2-qat
+
+    # several GPUs (or CPU processes with gloo)
+    torchrun --nproc_per_node 2 -m pipnet_edge.train --data ... --out ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .errors import PipnetEdgeError
+from .models.registry import list_backbones
+from .schemes import BUILTIN_SCHEMES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import models  # noqa: F401  (registers backbones)
+
+    p = argparse.ArgumentParser(prog="python -m pipnet_edge.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="folder of image + .pts faces, or a PIPNet list file")
+    p.add_argument("--out", default="runs/train", help="output folder (checkpoints, history, config)")
+    p.add_argument("--scheme", default="300w-68", choices=sorted(BUILTIN_SCHEMES))
+    p.add_argument("--backbone", default="mobilenet_v2", choices=list_backbones())
+    p.add_argument("--pretrained", help="torchvision-format ImageNet weights for the backbone")
+    p.add_argument("--init", help="start from this float model (.safetensors / .pt); required with --qat")
+    p.add_argument("--input-size", type=int, default=256)
+    p.add_argument("--net-stride", type=int, default=32)
+    p.add_argument("--num-nb", type=int, default=10)
+    p.add_argument("--crop-scale", type=float, default=1.1, help="square crop side / landmark box side")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-steps", type=int, nargs="*", default=[30, 50], help="epochs where lr is multiplied by --lr-gamma")
+    p.add_argument("--lr-gamma", type=float, default=0.1)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deterministic", action="store_true", help="use deterministic algorithms (slower)")
+    p.add_argument("--val-data", help="labelled folder to report NME on during training (never the test set)")
+    p.add_argument("--val-every", type=int, default=5)
+    p.add_argument("--resume", help="continue from a last.pt training state")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke tests)")
+    p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning of --init")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (weights stay float32)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.qat and not (args.init or args.resume):
+        print("error: --qat fine-tunes a trained float model: pass --init MODEL.safetensors", file=sys.stderr)
+        return 2
+    from .training.trainer import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=args.data, out=args.out, scheme=args.scheme, backbone=args.backbone, pretrained=args.pretrained,
+        init=args.init, input_size=args.input_size, net_stride=args.net_stride, num_nb=args.num_nb,
+        crop_scale=args.crop_scale, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        lr_steps=tuple(args.lr_steps), lr_gamma=args.lr_gamma, workers=args.workers, seed=args.seed,
+        deterministic=args.deterministic, val_data=args.val_data, val_every=args.val_every, resume=args.resume,
+        max_steps=args.max_steps, qat=args.qat, device=args.device, threads=args.threads, bf16=args.bf16, progress=not args.no_progress,
+    )
+    try:
+        path = train(cfg)
+    except PipnetEdgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"model written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

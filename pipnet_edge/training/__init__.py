@@ -1,0 +1,1 @@
+"""Training loop, loss, QAT (torch)."""

@@ -1,0 +1,199 @@
+"""Quantization-aware training with torchao's PT2E flow and litert-torch's quantizer.
+
+The fake quantization matches what every INT8 target executes: int8 symmetric per-channel
+weights, int8 per-tensor activations, BatchNorm folded into convolutions. The network is
+captured as :class:`~pipnet_edge.models.edge.EdgePIPNet` with the pixel normalisation
+folded into the first convolution, so the quantized input is raw RGB pixels.
+
+One QAT model feeds every INT8 artifact: :meth:`QATModel.convert` gives the PT2E
+quantized graph that the TFLite converter (litert-torch) and the ONNX exporter (QDQ, which
+OpenVINO then reads) consume with the learned scales; nothing is re-calibrated.
+
+litert-torch 0.10 workaround: its conv+BN annotator hands a bare function to torchao's
+``_get_aten_graph_module_for_pattern``, which ``torch.export`` rejects with
+``ValueError: Expected 'mod' to be an instance of 'torch.nn.Module', got <class 'function'>``.
+:func:`patch_litert_qat` wraps such functions in torchao's ``WrapperModule`` (as torchao's
+own quantizers do). It is applied automatically and is idempotent.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import ModelLoadError
+from ..models.edge import EdgePIPNet, nhwc_to_nchw
+from ..models.pipnet import PIPNet, create_model
+from ..spec import ModelSpec
+
+__all__ = ["QATModel", "patch_litert_qat", "make_quantizer", "QAT_FORMAT"]
+
+QAT_FORMAT = "pipnet-edge/qat"
+os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
+
+
+def patch_litert_qat() -> None:
+    """Make litert-torch's QAT conv+BN annotation work on torch >= 2.9 (see module doc)."""
+    import litert_torch.quantize.pt2e_quantizer_utils as utils
+    from torchao.quantization.pt2e import WrapperModule
+
+    current = utils._get_aten_graph_module_for_pattern
+    if getattr(current, "_pipnet_edge_patch", False):
+        return
+
+    def patched(pattern, example_inputs, is_cuda=False, **kwargs):
+        if not isinstance(pattern, torch.nn.Module):
+            pattern = WrapperModule(pattern)
+        return current(pattern, example_inputs, is_cuda, **kwargs)
+
+    patched._pipnet_edge_patch = True  # type: ignore[attr-defined]
+    utils._get_aten_graph_module_for_pattern = patched
+
+
+def make_quantizer(qat: bool):
+    """litert-torch's PT2E quantizer: per-channel symmetric int8 weights, per-tensor int8 activations."""
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+
+    if qat:
+        patch_litert_qat()
+    return PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False, is_qat=qat))
+
+
+def _capture(model: PIPNet, example_batch: int = 2) -> torch.fx.GraphModule:
+    spec = model.spec
+    edge = EdgePIPNet(model, fold_normalization=True)
+    x = torch.rand(example_batch, spec.input_size, spec.input_size, 3) * 255
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    return torch.export.export(edge.train(), (x,), dynamic_shapes={"image": {0: batch}}).module()
+
+
+class QATModel:
+    """A PT2E QAT-prepared PIPNet; call it with raw pixels ``(B, S, S, 3)`` in [0, 255].
+
+    Calling returns NCHW head outputs like :class:`PIPNet`, so the loss and decode are shared.
+    """
+
+    takes_raw_pixels = True
+
+    def __init__(self, graph: torch.fx.GraphModule, spec: ModelSpec) -> None:
+        self.graph = graph
+        self.spec = spec
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def prepare(cls, float_model: PIPNet, example_batch: int = 2) -> "QATModel":
+        from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
+
+        gm = _capture(float_model.cpu().float(), example_batch)
+        gm = prepare_qat_pt2e(gm, make_quantizer(qat=True))
+        return cls(gm, float_model.spec)
+
+    # ------------------------------------------------------------------ running
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return nhwc_to_nchw(self.graph(images.float()))
+
+    @torch.no_grad()
+    def calibrate(self, batches) -> None:
+        """Initialise the activation ranges from a few batches of raw pixels (eval mode, no grad)."""
+        self.eval()
+        self._observers(True)
+        for images in batches:
+            self.graph(images.float())
+        self._observers(False)
+
+    def parameters(self):
+        return self.graph.parameters()
+
+    def _observers(self, enabled: bool) -> None:
+        for m in self.graph.modules():
+            if hasattr(m, "enable_observer") and hasattr(m, "disable_observer"):
+                m.enable_observer() if enabled else m.disable_observer()
+
+    def train_mode(self) -> None:
+        """Training: BatchNorm on batch statistics, observers update the ranges."""
+        from torchao.quantization.pt2e import move_exported_model_to_train
+
+        move_exported_model_to_train(self.graph)
+        self._observers(True)
+
+    def eval(self) -> "QATModel":
+        """Inference: BatchNorm on running statistics, ranges frozen (calls do not change the model)."""
+        from torchao.quantization.pt2e import move_exported_model_to_eval
+
+        move_exported_model_to_eval(self.graph)
+        self._observers(False)
+        return self
+
+    def eval_model(self) -> "QATModel":
+        return self.eval()
+
+    def convert(self) -> torch.fx.GraphModule:
+        """The quantized (Q/DQ) graph for the converters; the QAT model itself is unchanged."""
+        from torchao.quantization.pt2e import move_exported_model_to_eval
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+        gm = copy.deepcopy(self.graph)
+        move_exported_model_to_eval(gm)
+        qm = convert_pt2e(gm, fold_quantize=False)
+        move_exported_model_to_eval(qm)
+        return qm
+
+    # ------------------------------------------------------------------ files
+    def qat_state(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.graph.state_dict().items()}
+
+    def load_qat_state(self, state: dict[str, torch.Tensor]) -> None:
+        missing, unexpected = self.graph.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ModelLoadError(
+                f"QAT state does not fit this graph ({len(missing)} missing, {len(unexpected)} unexpected tensors, "
+                f"e.g. {(missing or unexpected)[:2]}); was it made by another pipnet-edge version?"
+            )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the QAT model: its graph state + spec, as safetensors (no pickle)."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: v.contiguous() for k, v in self.qat_state().items()}
+        save_file(state, str(path), metadata={"pipnet_edge.spec": self.spec.to_json(), "format": QAT_FORMAT})
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "QATModel":
+        """Rebuild the QAT graph from the spec and load its learned weights and quantization ranges."""
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelLoadError(f"QAT model {path} does not exist")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+            state = load_file(str(path))
+        except Exception as exc:
+            raise ModelLoadError(f"cannot read QAT model {path}: {exc}") from None
+        if meta.get("format") != QAT_FORMAT:
+            raise ModelLoadError(f"{path} is not a pipnet-edge QAT model (format {meta.get('format')!r})")
+        spec = ModelSpec.from_json(meta["pipnet_edge.spec"])
+        model = cls.prepare(create_model(spec))
+        model.load_qat_state(state)
+        return model.eval()
+
+
+def is_qat_file(path: str | Path) -> bool:
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return False
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("format") == QAT_FORMAT
+    except Exception:
+        return False

@@ -1,0 +1,47 @@
+"""The runtime is torch-free: a device installs numpy, OpenCV and one backend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
+
+
+def test_runtime_import_does_not_import_torch():
+    r = _run(
+        """
+        import sys
+        import pipnet_edge, pipnet_edge.runtime, pipnet_edge.runtime.decode, pipnet_edge.runtime.geometry
+        import pipnet_edge.metrics, pipnet_edge.spec
+        heavy = [m for m in ("torch", "tensorflow", "onnx", "openvino", "onnxruntime") if m in sys.modules]
+        print("HEAVY", heavy)
+        """
+    )
+    assert r.returncode == 0, r.stderr
+    assert "HEAVY []" in r.stdout, r.stdout
+
+
+def test_runtime_works_with_torch_blocked():
+    r = _run(
+        """
+        import sys, importlib.abc
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in ("torch", "torchvision", "torchao"):
+                    raise ImportError(f"blocked: {name}")
+        sys.meta_path.insert(0, Block())
+        import numpy as np
+        from pipnet_edge import ModelSpec
+        from pipnet_edge.runtime import decode, DecodeTables, HeadOutputs
+        spec = ModelSpec.create("300w-68", np.random.default_rng(0).uniform(size=(68, 2)))
+        z = np.zeros((1, 68, 8, 8), np.float32); nb = np.zeros((1, 680, 8, 8), np.float32)
+        pts, _ = decode(HeadOutputs(z, z, z, nb, nb), DecodeTables.from_spec(spec))
+        print("OK", pts.shape)
+        """
+    )
+    assert r.returncode == 0, r.stderr
+    assert "OK (1, 68, 2)" in r.stdout
