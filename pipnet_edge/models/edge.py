@@ -26,7 +26,7 @@ from .pipnet import HEAD_NAMES, PIPNet
 
 __all__ = ["EdgePIPNet", "first_conv", "INPUT_NAME"]
 
-INPUT_NAME = "image"
+from ..models_io import INPUT_NAME
 
 
 def first_conv(model: PIPNet) -> nn.Conv2d:

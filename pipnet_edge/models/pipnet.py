@@ -10,7 +10,7 @@ from .registry import create_backbone
 
 __all__ = ["PIPNet", "HEAD_NAMES", "create_model"]
 
-HEAD_NAMES = ("score", "offset_x", "offset_y", "nb_x", "nb_y")
+from ..models_io import HEAD_NAMES
 _OFFICIAL_HEADS = ("cls_layer", "x_layer", "y_layer", "nb_x_layer", "nb_y_layer")
 
 

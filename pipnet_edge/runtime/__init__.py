@@ -1,5 +1,24 @@
-"""Torch-free inference: numpy decode and geometry over tflite / OpenVINO / onnxruntime backends."""
+"""Torch-free inference: numpy decode and geometry over tflite / OpenVINO / onnxruntime backends.
+
+    from pipnet_edge.runtime import Landmarker
+    result = Landmarker().detect(image_rgb)
+"""
 
 from .decode import DecodeTables, HeadOutputs, decode
+from .drawing import draw_landmarks
+from .landmarker import Landmarker, LandmarkerOptions
+from .metadata import ArtifactInfo, read_artifact_info
+from .results import FaceLandmarks, LandmarkerResult
 
-__all__ = ["decode", "DecodeTables", "HeadOutputs"]
+__all__ = [
+    "Landmarker",
+    "LandmarkerOptions",
+    "LandmarkerResult",
+    "FaceLandmarks",
+    "draw_landmarks",
+    "read_artifact_info",
+    "ArtifactInfo",
+    "decode",
+    "DecodeTables",
+    "HeadOutputs",
+]

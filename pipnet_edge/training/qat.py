@@ -62,12 +62,14 @@ def make_quantizer(qat: bool):
     return PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False, is_qat=qat))
 
 
-def _capture(model: PIPNet, example_batch: int = 2) -> torch.fx.GraphModule:
+def capture(model: PIPNet, example_batch: int = 2, train: bool = True) -> torch.fx.GraphModule:
+    """``torch.export`` of the folded-normalisation :class:`EdgePIPNet` with a dynamic batch."""
     spec = model.spec
     edge = EdgePIPNet(model, fold_normalization=True)
+    edge.train(train)
     x = torch.rand(example_batch, spec.input_size, spec.input_size, 3) * 255
     batch = torch.export.Dim("batch", min=1, max=4096)
-    return torch.export.export(edge.train(), (x,), dynamic_shapes={"image": {0: batch}}).module()
+    return torch.export.export(edge, (x,), dynamic_shapes={"image": {0: batch}}).module()
 
 
 class QATModel:
@@ -87,7 +89,7 @@ class QATModel:
     def prepare(cls, float_model: PIPNet, example_batch: int = 2) -> "QATModel":
         from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
-        gm = _capture(float_model.cpu().float(), example_batch)
+        gm = capture(float_model.cpu().float(), example_batch)
         gm = prepare_qat_pt2e(gm, make_quantizer(qat=True))
         return cls(gm, float_model.spec)
 

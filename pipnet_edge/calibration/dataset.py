@@ -1,0 +1,94 @@
+"""Representative data sets: crops made exactly as the runtime makes them.
+
+Sources:
+
+* a 300W-style folder (image + ``.pts``): crops of the ground-truth landmark boxes by the
+  spec's crop rule (the training protocol);
+* a PIPNet list file: same, from its points;
+* a folder of plain images: the face detector finds the faces, cropped by its calibrated rule.
+
+The sample count, seed and source are recorded in each artifact's metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..runtime import geometry
+from ..runtime.preprocess import crop_faces
+from ..spec import ModelSpec
+
+__all__ = ["CalibrationSet", "load_calibration_set", "MIN_CALIBRATION_IMAGES"]
+
+MIN_CALIBRATION_IMAGES = 16
+
+
+@dataclass
+class CalibrationSet:
+    """``images``: ``(K, S, S, 3)`` uint8 RGB crops (the artifacts' input); ``info`` goes into metadata."""
+
+    images: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batches(self, batch_size: int = 16):
+        for i in range(0, len(self.images), batch_size):
+            yield self.images[i : i + batch_size]
+
+
+def load_calibration_set(source: str | Path, spec: ModelSpec, count: int = 300, seed: int = 0) -> CalibrationSet:
+    """Sample up to ``count`` faces from ``source`` (seeded) and crop them for ``spec``."""
+    import cv2
+
+    source = Path(source)
+    if not source.exists():
+        raise DataError(f"calibration source {source} does not exist")
+    rng = np.random.default_rng(seed)
+    if source.is_file() or any(source.glob("*.pts")):
+        from ..data.annotations import load_faces
+
+        records = load_faces(source)
+        pick = np.sort(rng.choice(len(records), size=min(count, len(records)), replace=False))
+        crops = []
+        for i in pick:
+            r = records[int(i)]
+            img = cv2.imread(str(r.image_path))
+            if img is None:
+                raise DataError(f"cannot read calibration image {r.image_path}")
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            c, _ = crop_faces(img, geometry.box_from_points(r.points)[None], spec.crop, spec.input_size)
+            crops.append(c[0])
+        kind = "landmark boxes (300W protocol)"
+    else:
+        from ..runtime.detectors import HaarFaceDetector
+
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp"))
+        if not files:
+            raise DataError(f"calibration folder {source} holds no images (.jpg/.png/...) and no .pts annotations")
+        det = HaarFaceDetector()
+        crops = []
+        for i in rng.permutation(len(files)):
+            img = cv2.imread(str(files[int(i)]))
+            if img is None:
+                continue
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            boxes = det.detect(img)
+            if len(boxes):
+                c, _ = crop_faces(img, boxes[:1, :4], det.crop_rule, spec.input_size)
+                crops.append(c[0])
+            if len(crops) >= count:
+                break
+        kind = "Haar detector boxes"
+    if len(crops) < MIN_CALIBRATION_IMAGES:
+        raise DataError(
+            f"calibration source {source} gave {len(crops)} face crops; at least {MIN_CALIBRATION_IMAGES} are needed "
+            "(a few hundred recommended)"
+        )
+    info = {"source": str(source), "count": len(crops), "seed": seed, "crops": kind}
+    return CalibrationSet(np.stack(crops), info)

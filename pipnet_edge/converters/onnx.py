@@ -1,0 +1,105 @@
+"""ONNX export: ``torch.onnx.export`` (dynamo) -> onnxslim -> one self-contained file.
+
+Float: the :class:`EdgePIPNet` wrapper (normalisation inside the graph).
+INT8: the PT2E quantized graph exported as QDQ (QuantizeLinear / DequantizeLinear around
+int8 weights and activations), which onnxruntime runs with integer kernels and OpenVINO
+reads as FakeQuantize.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..models.edge import EdgePIPNet
+from ..models_io import HEAD_NAMES, INPUT_NAME
+from ..runtime.metadata import METADATA_KEY
+
+__all__ = ["export_onnx", "export_onnx_module", "fold_weight_quantization"]
+
+log = logging.getLogger("pipnet_edge.export")
+OPSET = 18
+
+
+def export_onnx_module(module: torch.nn.Module, path: Path, input_size: int, metadata: str, slim: bool = True) -> Path:
+    """Export a module taking ``image`` (B, S, S, 3) and returning the five named heads."""
+    import onnx
+
+    x = torch.rand(2, input_size, input_size, 3) * 255
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module, (x,), dynamo=True, input_names=[INPUT_NAME], output_names=list(HEAD_NAMES),
+            opset_version=OPSET, dynamic_shapes={"image": {0: batch}}, external_data=False, verbose=False,
+        )
+    model = program.model_proto
+    if slim:
+        import onnxslim
+
+        model = onnxslim.slim(model)
+    folded = fold_weight_quantization(model)
+    if folded:
+        log.info("stored %d quantized weight tensors as int8 initializers", folded)
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, metadata
+    model.producer_name = "pipnet-edge"
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path), save_as_external_data=False)
+    return path
+
+
+def export_onnx(model, path: Path, metadata: str) -> Path:
+    """Float ONNX of a PIPNet (normalisation in the graph, exact w.r.t. torch)."""
+    edge = EdgePIPNet(model.eval(), fold_normalization=False).eval()
+    return export_onnx_module(edge, path, model.spec.input_size, metadata)
+
+
+def fold_weight_quantization(model) -> int:
+    """Replace ``QuantizeLinear(float initializer)`` by the int8 initializer it computes.
+
+    PT2E graphs keep weights in float with a QuantizeLinear in front (litert-torch needs
+    that form); storing the int8 values instead makes the file ~4x smaller and is what
+    onnxruntime's own quantizer emits. Values are identical (same rounding and clipping).
+    """
+    import numpy as np
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    consumers: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers[name] = consumers.get(name, 0) + 1
+    keep, folded = [], 0
+    for node in graph.node:
+        if node.op_type == "QuantizeLinear" and len(node.input) >= 3 and all(n in inits for n in node.input[:3]):
+            w = numpy_helper.to_array(inits[node.input[0]]).astype(np.float64)
+            scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
+            zp_arr = numpy_helper.to_array(inits[node.input[2]])
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+            if scale.ndim == 1 and scale.size > 1:
+                shape = [1] * w.ndim
+                shape[axis] = scale.size
+                scale = scale.reshape(shape)
+                zp = zp_arr.astype(np.float64).reshape(shape)
+            else:
+                zp = zp_arr.astype(np.float64)
+            info = np.iinfo(zp_arr.dtype)
+            q = np.clip(np.rint(w / scale) + zp, info.min, info.max).astype(zp_arr.dtype)
+            graph.initializer.append(numpy_helper.from_array(q, node.output[0]))
+            folded += 1
+            continue
+        keep.append(node)
+    if folded:
+        del graph.node[:]
+        graph.node.extend(keep)
+        used = {n for node in graph.node for n in node.input}
+        unused = [t for t in graph.initializer if t.name not in used]
+        for t in unused:
+            graph.initializer.remove(t)
+    return folded

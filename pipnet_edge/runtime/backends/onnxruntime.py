@@ -1,0 +1,43 @@
+"""onnxruntime backend (any execution providers; CPU by default)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InputError, ModelLoadError
+from ...models_io import HEAD_NAMES, INPUT_NAME
+from .base import Backend
+
+__all__ = ["OnnxRuntimeBackend"]
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+
+    def __init__(self, path, info, num_threads=None, providers=None, **options) -> None:
+        super().__init__(path, info, num_threads)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelLoadError("running .onnx models needs onnxruntime: pip install 'pipnet-edge[onnxruntime]'") from None
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        if num_threads:
+            so.intra_op_num_threads = int(num_threads)
+            so.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), so, providers=providers or ["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelLoadError(f"onnxruntime cannot load {path}: {exc}") from None
+        names = [i.name for i in self.session.get_inputs()]
+        if INPUT_NAME not in names:
+            raise ModelLoadError(f"{path}: no input named {INPUT_NAME!r} (inputs: {names})")
+        self.input_type = next(i.type for i in self.session.get_inputs() if i.name == INPUT_NAME)
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        x = images.astype(np.uint8 if self.input_type == "tensor(uint8)" else np.float32, copy=False)
+        try:
+            outs = self.session.run(list(HEAD_NAMES), {INPUT_NAME: np.ascontiguousarray(x)})
+        except Exception as exc:
+            raise InputError(f"onnxruntime rejected input of shape {x.shape}: {exc}") from None
+        return {n: o.astype(np.float32, copy=False) for n, o in zip(HEAD_NAMES, outs)}

@@ -1,0 +1,53 @@
+"""OpenVINO backend (``CPU``, ``GPU``, ``NPU`` ... devices).
+
+On CPUs with bf16 support OpenVINO runs FP32 IR in bf16 unless told otherwise; this backend
+pins ``INFERENCE_PRECISION_HINT=f32`` for fp32 / fp16 IR so results match the float model.
+Pass ``precision_hint="bf16"`` for speed when that accuracy loss is acceptable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InputError, ModelLoadError
+from ...models_io import HEAD_NAMES, INPUT_NAME
+from .base import Backend
+
+__all__ = ["OpenVINOBackend"]
+
+
+class OpenVINOBackend(Backend):
+    name = "openvino"
+
+    def __init__(self, path, info, num_threads=None, device=None, precision_hint=None, **options) -> None:
+        super().__init__(path, info, num_threads)
+        try:
+            import openvino as ov
+        except ImportError:
+            raise ModelLoadError("running OpenVINO IR needs openvino: pip install 'pipnet-edge[openvino]'") from None
+        self.device = device or "CPU"
+        core = ov.Core()
+        try:
+            model = core.read_model(str(path))
+        except Exception as exc:
+            raise ModelLoadError(f"OpenVINO cannot read {path}: {exc}") from None
+        config = {"PERFORMANCE_HINT": "LATENCY"}
+        if self.device.startswith("CPU"):
+            config["INFERENCE_PRECISION_HINT"] = precision_hint or "f32"
+            if num_threads:
+                config["INFERENCE_NUM_THREADS"] = int(num_threads)
+                config["NUM_STREAMS"] = 1
+        try:
+            self.compiled = core.compile_model(model, self.device, config)
+        except Exception as exc:
+            raise ModelLoadError(f"OpenVINO cannot compile {path} for {self.device}: {exc}") from None
+        self.request = self.compiled.create_infer_request()
+        self.outputs = {n: self.compiled.output(n) for n in HEAD_NAMES}
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        x = np.ascontiguousarray(images.astype(np.float32, copy=False))
+        try:
+            res = self.request.infer({INPUT_NAME: x})
+        except Exception as exc:
+            raise InputError(f"OpenVINO rejected input of shape {x.shape}: {exc}") from None
+        return {n: np.asarray(res[port], dtype=np.float32) for n, port in self.outputs.items()}
