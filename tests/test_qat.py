@@ -15,49 +15,7 @@ pytest.importorskip("litert_torch")
 pytest.importorskip("torchao")
 
 
-class TinyBackbone(torch.nn.Module):
-    """A shallow, well-conditioned stride-32 backbone: quantization error does not blow up in it
-    the way it does in a deep randomly initialised MobileNet, so tolerances can be tight."""
-
-    out_channels = 32
-
-    def __init__(self):
-        super().__init__()
-        layers, c = [], 3
-        for out in (8, 16, 16, 32, 32):
-            layers += [torch.nn.Conv2d(c, out, 3, 2, 1, bias=False), torch.nn.BatchNorm2d(out), torch.nn.ReLU6()]
-            c = out
-        self.features = torch.nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.features(x)
-
-
-from pipnet_edge.models.registry import register_backbone  # noqa: E402
-
-register_backbone("tiny_test")(lambda **kw: TinyBackbone())
-
-
-def _float_model(seed=0, backbone="tiny_test"):
-    torch.manual_seed(seed)
-    mf = np.random.default_rng(0).uniform(0.1, 0.9, size=(68, 2))
-    spec = ModelSpec.create("300w-68", mf, backbone=backbone, input_size=64, num_nb=4)
-    model = create_model(spec)
-    # realistic activations: BatchNorm statistics from data, heads of a trained model's size
-    with torch.no_grad():
-        for layer in (model.cls_layer, model.x_layer, model.y_layer, model.nb_x_layer, model.nb_y_layer):
-            layer.weight.normal_(0, 0.05)
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.reset_running_stats()
-                m.momentum = None  # cumulative average
-        model.train()
-        for _ in range(4):
-            model(normalize_batch((torch.rand(8, 64, 64, 3) * 255).to(torch.uint8), spec, channels_last=False))
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.momentum = 0.1
-    return model.eval()
+from tiny import tiny_model as _float_model  # noqa: E402
 
 
 def test_folded_normalization_is_exact_away_from_padding():

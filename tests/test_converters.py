@@ -1,0 +1,137 @@
+"""Every export target on a tiny model: runs in its runtime, matches torch, carries metadata."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("litert_torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("openvino")
+
+from tiny import tiny_model  # noqa: E402
+
+from pipnet_edge.calibration import CalibrationSet  # noqa: E402
+from pipnet_edge.converters.targets import TARGETS, ExportContext, export_one  # noqa: E402
+from pipnet_edge.models.edge import EdgePIPNet, nhwc_to_nchw  # noqa: E402
+from pipnet_edge.runtime.decode import DecodeTables, HeadOutputs, decode  # noqa: E402
+from pipnet_edge.runtime.metadata import read_artifact_info  # noqa: E402
+from pipnet_edge.evaluation.predictors import open_predictor  # noqa: E402
+
+SIZE = 64
+
+
+def _crops(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    # smooth random images (blurred noise) look more like photos than white noise
+    import cv2
+
+    imgs = [cv2.GaussianBlur(rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8), (0, 0), 2) for _ in range(n)]
+    return np.stack(imgs)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.set_num_threads(1)
+    model = tiny_model()
+    calib = CalibrationSet(_crops(32, seed=1), {"source": "synthetic", "count": 32, "seed": 1})
+    out = tmp_path_factory.mktemp("exports")
+    ctx = ExportContext(model, model, calib, out, "tiny", {"weights": "tiny test model"})
+    records = {name: export_one(ctx, name) for name in TARGETS}
+    records["tflite-int8-uint8"] = export_one(ctx, "tflite-int8", "uint8")
+    return model, records
+
+
+def _torch_points(model, crops):
+    with torch.no_grad():
+        heads = nhwc_to_nchw(EdgePIPNet(model).eval()(torch.from_numpy(crops).float()))
+    heads = HeadOutputs.from_sequence(h.numpy() for h in heads)
+    return decode(heads, DecodeTables.from_spec(model.spec))[0] * SIZE, heads
+
+
+@pytest.mark.parametrize("target", ["onnx", "openvino", "tflite", "openvino-fp16", "tflite-fp16"])
+def test_float_artifacts_match_torch(exported, target):
+    model, records = exported
+    crops = _crops()
+    ref, _ = _torch_points(model, crops)
+    pred = open_predictor(records[target]["path"])
+    got = decode(pred.heads(crops), DecodeTables.from_spec(model.spec))[0] * SIZE
+    tol = 1e-3 if target in ("onnx", "openvino", "tflite") else 0.05  # pixels; fp16 weights are coarser
+    assert np.abs(got - ref).max() < tol, f"{target}: {np.abs(got - ref).max()} px from torch"
+
+
+@pytest.mark.parametrize("target", ["onnx-int8", "openvino-int8", "tflite-int8", "tflite-int8-uint8"])
+def test_int8_artifacts_track_the_quantized_graph(exported, target):
+    """INT8 artifacts agree with the torch Q/DQ graph they were made from (outputs within a few int8 steps)."""
+    model, records = exported
+    crops = _crops()
+    pred = open_predictor(records[target]["path"])
+    got = pred.heads(crops)
+    _, ref = _torch_points(model, crops)
+    for name in ("score", "offset_x", "nb_x"):
+        g, r = getattr(got, name), getattr(ref, name)
+        rng = float(np.abs(r).max())
+        assert np.abs(g - r).mean() < 0.05 * rng, f"{target} {name}: mean deviation {np.abs(g - r).mean():.4f} of range {rng:.3f}"
+
+
+def test_metadata_round_trip(exported):
+    model, records = exported
+    for name, rec in records.items():
+        info = read_artifact_info(rec["path"])
+        assert info.spec == model.spec, name
+        target = TARGETS[name if name in TARGETS else "tflite-int8"]
+        assert info.export["precision"] == target.precision
+        assert info.export["input"]["layout"] == "NHWC"
+        if target.int8:
+            assert info.export["quantization"]["method"] == "ptq"
+            assert info.export["quantization"]["calibration"]["count"] == 32
+
+
+def test_tflite_int8_has_integer_io(exported):
+    from pipnet_edge.converters.tflite_flatbuffer import io_dtypes
+
+    _, records = exported
+    ins, outs = io_dtypes(records["tflite-int8"]["path"])
+    assert ins == ["int8"] and set(outs) == {"int8"}
+    ins, outs = io_dtypes(records["tflite-int8-uint8"]["path"])
+    assert ins == ["uint8"] and set(outs) == {"uint8"}
+    ins, outs = io_dtypes(records["tflite"]["path"])
+    assert ins == ["float32"]
+
+
+def test_int8_artifacts_are_about_4x_smaller(exported):
+    _, records = exported
+    for fmt, f32, i8 in (("onnx", "onnx", "onnx-int8"), ("tflite", "tflite", "tflite-int8")):
+        ratio = records[f32]["size_bytes"] / records[i8]["size_bytes"]
+        assert ratio > 1.8, f"{fmt}: int8 only {ratio:.1f}x smaller"  # tiny model: metadata and graph overhead dominate
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "pipnet_edge.export", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_bad_arguments_fail_before_any_work(tmp_path):
+    r = _cli("--target", "tflite-int9", "--data", "none")
+    assert r.returncode == 2 and "unknown target 'tflite-int9'" in r.stderr
+    r = _cli("--target", "onnx", "--weights", str(tmp_path / "missing.safetensors"), "--data", "none")
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    from pipnet_edge import ModelSpec
+    from pipnet_edge.models import create_model
+    from pipnet_edge.models.checkpoint import save_model
+
+    spec = ModelSpec.create("300w-68", np.random.default_rng(0).uniform(size=(68, 2)), backbone="mobilenet_v3_small", input_size=64)
+    w = save_model(create_model(spec), tmp_path / "small.safetensors")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = _cli("--target", "onnx-int8", "--weights", str(w), "--calib", str(empty), "--data", "none", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "no images" in r.stderr
+    assert not (tmp_path / "o").exists(), "nothing may be written before the arguments are checked"
+    r = _cli("--target", "onnx-int8", "--weights", str(w), "--data", "none")
+    assert r.returncode == 2 and "--calib" in r.stderr
+    r = _cli("--target", "onnx", "--weights", str(w), "--imgsz", "70", "--data", "none")
+    assert r.returncode == 2 and "multiple of the net stride" in r.stderr
