@@ -238,7 +238,7 @@ def train(cfg: TrainConfig) -> Path:
             loss.backward()
             optimizer.step()
             seen += 1
-            sums["loss"] += float(loss)
+            sums["loss"] += float(loss.detach())
             for k, v in parts.items():
                 sums[k] += v
             if bar is not None:
