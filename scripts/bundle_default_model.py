@@ -1,0 +1,45 @@
+"""Put a trained default model into ``pipnet_edge/assets`` (run from the repository root).
+
+    python scripts/bundle_default_model.py --float runs/mbv2/final.safetensors \
+        --qat runs/mbv2-qat/qat.safetensors --tflite-int8 exports/pipnet_mbv2_300w68_tflite-int8.tflite
+
+Float weights are stored as float16 safetensors, the QAT model with float16 weights (its
+quantization parameters stay float32), and the full-INT8 TFLite as exported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipnet_edge.assets import ASSETS_DIR, BUNDLED_MODELS  # noqa: E402
+from pipnet_edge.models.checkpoint import load_model, save_model  # noqa: E402
+from pipnet_edge.training.qat import QATModel  # noqa: E402
+
+LICENCE = "trained on 300W (iBUG) images: non-commercial research use only"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--float", required=True)
+    p.add_argument("--qat", required=True)
+    p.add_argument("--tflite-int8", required=True)
+    args = p.parse_args()
+    model = load_model(args.float)
+    model.spec.extra["licence"] = LICENCE
+    save_model(model, ASSETS_DIR / BUNDLED_MODELS["default-float"], dtype=torch.float16)
+    QATModel.load(args.qat).save(ASSETS_DIR / BUNDLED_MODELS["default-qat"], compact=True)
+    shutil.copyfile(args.tflite_int8, ASSETS_DIR / BUNDLED_MODELS["default"])
+    for name in BUNDLED_MODELS.values():
+        print(f"{name}: {(ASSETS_DIR / name).stat().st_size / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The bundled default model: works with no download, tracks video, its INT8 matches its float model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipnet_edge.assets import ASSETS_DIR, BUNDLED_MODELS
+
+if not (ASSETS_DIR / BUNDLED_MODELS["default"]).exists():
+    pytest.skip("the bundled model is not in this checkout", allow_module_level=True)
+
+from pipnet_edge.runtime import Landmarker, geometry  # noqa: E402
+
+
+def _faces(train_dir, n):
+    from pipnet_edge.data.annotations import load_300w_folder
+
+    return load_300w_folder(train_dir)[:n]
+
+
+def _rgb(path):
+    import cv2
+
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def test_bare_landmarker_on_a_real_photo(train_dir):
+    rec = _faces(train_dir, 1)[0]
+    lm = Landmarker()
+    assert lm.info.precision == "int8" and lm.spec.num_points == 68
+    result = lm.detect(_rgb(rec.image_path))  # default Haar detector, no boxes
+    assert len(result) >= 1
+    best = min(result, key=lambda f: np.abs(f.points - rec.points).mean())
+    iod = np.linalg.norm(rec.points[36] - rec.points[45])
+    assert np.linalg.norm(best.points - rec.points, axis=1).mean() / iod < 0.08
+    assert best.score > 0.3
+
+
+def test_int8_matches_float_on_real_faces(train_dir):
+    """The shipped full-INT8 TFLite vs the shipped float model, 32 training faces, GT-box crops."""
+    pytest.importorskip("torch")
+    from pipnet_edge.evaluation import open_predictor, predict_faces
+    from pipnet_edge.metrics import summarize
+
+    recs = _faces(train_dir, 32)
+    f = predict_faces(open_predictor("default-float"), recs)
+    q = predict_faces(open_predictor("default"), recs)
+    scheme = open_predictor("default").spec.scheme
+    nme_f, nme_q = summarize(f.points, f.truth, scheme).nme, summarize(q.points, q.truth, scheme).nme
+    disp = np.linalg.norm(q.points - f.points, axis=-1) / np.linalg.norm(f.truth[:, 36] - f.truth[:, 45], axis=-1)[:, None]
+    assert nme_q - nme_f < 0.25, f"INT8 NME {nme_q:.3f} vs float {nme_f:.3f}"
+    assert disp.mean() < 0.02, f"INT8 points move {disp.mean() * 100:.2f} % of the inter-ocular distance from float"
+
+
+def test_video_mode_follows_motion_and_reduces_jitter(train_dir):
+    import cv2
+
+    rec = _faces(train_dir, 3)[2]
+    img = _rgb(rec.image_path)
+    h, w = img.shape[:2]
+    rng = np.random.default_rng(0)
+    lm = Landmarker(detector=None)
+    lm_video = Landmarker()  # the detector starts the track
+    box = geometry.box_from_points(rec.points)
+
+    # 1) a still face with sensor noise: smoothed video points jitter less than per-frame results
+    per_frame, video = [], []
+    for t in range(20):
+        noisy = np.clip(img.astype(np.int16) + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+        per_frame.append(lm.detect(noisy, box).points[0])
+        res = lm_video.detect_for_video(noisy, 33 * (t + 1))
+        assert len(res) == 1
+        video.append(res.points[0])
+    jitter = lambda seq: np.abs(np.diff(np.stack(seq[5:]), axis=0)).mean()  # noqa: E731
+    assert jitter(video) < 0.7 * jitter(per_frame), (jitter(video), jitter(per_frame))
+
+    # 2) the face moves 4 px and turns 1 degree per frame: the track follows without drifting away
+    lm_video.reset_tracking()
+    errs = []
+    for t in range(15):
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), t * 1.0, 1.0)
+        m[0, 2] += 4 * t
+        frame = cv2.warpAffine(img, m, (w, h))
+        truth = geometry.apply(m, rec.points)
+        res = lm_video.detect_for_video(frame, 33 * (t + 1))
+        assert len(res) == 1, f"lost the face at frame {t}"
+        errs.append(np.linalg.norm(res.points[0] - truth, axis=1).mean())
+    iod = np.linalg.norm(rec.points[36] - rec.points[45])
+    assert max(errs) / iod < 0.10, [round(e / iod, 3) for e in errs]
