@@ -25,6 +25,25 @@ def _rgb(path):
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
+def test_three_lines_on_a_photo_without_the_300w_data():
+    """The README's three lines, on a public-domain photo that ships with the repository."""
+    import cv2
+
+    from conftest import ROOT
+
+    image = cv2.imread(str(ROOT / "docs" / "astronaut.png"))
+    faces = Landmarker().detect(image, color_order="BGR")
+    assert len(faces) == 1
+    face = faces[0]
+    x0, y0, x1, y1 = face.box
+    assert face.points.shape == (68, 2) and face.score > 0.3
+    inside = (face.points[:, 0] > x0 - 0.3 * (x1 - x0)) & (face.points[:, 0] < x1 + 0.3 * (x1 - x0))
+    assert inside.all()
+    # anatomy: the subject's right eye (36-41) is on the image's left, the mouth below the nose tip, chin lowest
+    assert face.points[36:42, 0].mean() < face.points[42:48, 0].mean()
+    assert face.points[30, 1] < face.points[62, 1] < face.points[8, 1]
+
+
 def test_bare_landmarker_on_a_real_photo(train_dir):
     rec = _faces(train_dir, 1)[0]
     lm = Landmarker()

@@ -18,7 +18,7 @@ from ..models.edge import EdgePIPNet
 from ..models_io import HEAD_NAMES, INPUT_NAME
 from ..runtime.metadata import METADATA_KEY
 
-__all__ = ["export_onnx", "export_onnx_module", "fold_weight_quantization"]
+__all__ = ["export_onnx", "export_onnx_module", "fold_weight_quantization", "activations_to_uint8"]
 
 log = logging.getLogger("pipnet_edge.export")
 OPSET = 18
@@ -44,6 +44,8 @@ def export_onnx_module(module: torch.nn.Module, path: Path, input_size: int, met
     folded = fold_weight_quantization(model)
     if folded:
         log.info("stored %d quantized weight tensors as int8 initializers", folded)
+        moved = activations_to_uint8(model)
+        log.info("re-expressed %d activation zero points as uint8 (u8 activations / s8 weights)", moved)
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, metadata
@@ -103,3 +105,52 @@ def fold_weight_quantization(model) -> int:
         for t in unused:
             graph.initializer.remove(t)
     return folded
+
+
+def activations_to_uint8(model) -> int:
+    """Express int8 activation Q/DQ pairs as uint8 with zero point + 128: the same real values.
+
+    onnxruntime's x86 integer kernels run u8 activations x s8 weights about 2x faster than
+    s8 x s8 (measured here); the quantization grid, and so every output, is unchanged.
+    Weight DequantizeLinear nodes (int8 initializers) are left alone.
+    """
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    new_names: dict[str, str] = {}
+
+    def u8_zero_point(name: str) -> str | None:
+        t = inits.get(name)
+        if t is None or t.data_type != TensorProto.INT8:
+            return None
+        if name not in new_names:
+            z = numpy_helper.to_array(t).astype(np.int16) + 128
+            new = name + "_u8"
+            graph.initializer.append(numpy_helper.from_array(z.astype(np.uint8), new))
+            new_names[name] = new
+        return new_names[name]
+
+    # tensors computed from constants only (weights, also when the exporter left a small
+    # constant subgraph such as Clip(Round(w / s)) in front of a weight's DequantizeLinear)
+    constant = set(inits)
+    for node in graph.node:  # nodes are topologically sorted
+        if node.op_type == "Constant" or (node.input and all(i in constant for i in node.input if i)):
+            constant.update(node.output)
+    changed = 0
+    for node in graph.node:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear") or len(node.input) < 3:
+            continue
+        if node.input[0] in constant:  # a weight: keep int8
+            continue
+        new = u8_zero_point(node.input[2])
+        if new is not None:
+            node.input[2] = new
+            changed += 1
+    used = {n for node in graph.node for n in node.input}
+    for t in [t for t in graph.initializer if t.name not in used]:
+        graph.initializer.remove(t)
+    if changed:  # intermediate type annotations said int8; let the runtime infer them again
+        del graph.value_info[:]
+    return changed
