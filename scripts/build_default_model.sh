@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Rebuild the bundled default model from scratch (the commands behind the README's figures).
+# Needs ../shared/data/300w/train and the torchvision MobileNetV2 ImageNet weights. Never uses the test set
+# for anything but the final evaluation. About 75 min of float training + 20 min of QAT on 2 CPU cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+DATA=${DATA:-../shared/data/300w}
+# 1. float model: 34 epochs, lr 1e-4, x0.1 at epochs 26 and 31, bf16 autocast
+python -m pipnet_edge.train --data "$DATA/train" --pretrained ../shared/pretrained/mobilenet_v2-b0353104.pth \
+    --out runs/mbv2 --epochs 34 --lr-steps 26 31 --bf16 --threads 2 --seed 0
+# 2. quantization-aware fine-tuning (PT2E fake quantization, per-channel int8 weights, int8 activations)
+python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2/final.safetensors --qat \
+    --epochs 2 --lr 1e-5 --lr-steps --out runs/mbv2-qat --threads 2 --seed 0
+# 3. accuracy on the 554 test faces (300W common set), float and QAT
+python -m pipnet_edge.evaluate --model runs/mbv2/final.safetensors --data "$DATA/test" --out runs/eval-float
+python -m pipnet_edge.evaluate --model runs/mbv2-qat/qat.safetensors --data "$DATA/test" --out runs/eval-qat
+# 4. every target (INT8 from the QAT model), with the accuracy summary on all test faces
+python -m pipnet_edge.export --target all --weights runs/mbv2/final.safetensors \
+    --qat-weights runs/mbv2-qat/qat.safetensors --name pipnet_mbv2_300w68 --out exports \
+    --data "$DATA/test" --data-limit 0 --json exports/export.json
+# 5. into the package
+python scripts/bundle_default_model.py --float runs/mbv2/final.safetensors --qat runs/mbv2-qat/qat.safetensors \
+    --tflite-int8 exports/pipnet_mbv2_300w68_tflite-int8.tflite
