@@ -87,11 +87,15 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import os
+
+    prefix = os.path.commonprefix([r["artifact"] for r in rows]) if len(rows) > 1 else ""
     fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=120)
-    for r in rows:
+    for k, r in enumerate(rows):
         marker = "o" if r.get("kind", "ours") == "ours" else "s"
-        ax.scatter(r["ms_1t"], r["nme"], marker=marker, s=40)
-        ax.annotate(r["artifact"].replace("pipnet_", ""), (r["ms_1t"], r["nme"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        label = r["artifact"][len(prefix):].rsplit(".", 1)[0] + f" [{r['backend']}] {r['ms_1t']:.1f} ms, {r['nme']:.3f} %"
+        ax.scatter(r["ms_1t"], r["nme"], marker=marker, s=40, label=label)
+    ax.legend(fontsize=7, loc="best")
     ax.set_xscale("log")
     ax.set_xlabel("latency per face, 1 thread (ms, log scale)")
     ax.set_ylabel("NME % (300W common, inter-ocular)")
@@ -109,7 +113,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--replot", action="store_true", help="only redraw the plot from OUT/results.json")
     args = p.parse_args(argv)
+    if args.replot:
+        rows = json.loads((Path(args.out) / "results.json").read_text())["rows"]
+        plot(rows, Path(args.out) / "accuracy_latency.png")
+        return 0
     paths: list[Path] = []
     for a in args.artifacts:
         a = Path(a)
