@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import geometry
     from .detectors import HaarFaceDetector, YuNetFaceDetector, calibrate_crop_rule
 
-    det = HaarFaceDetector() if args.detector == "haar" else YuNetFaceDetector(args.detector)
+    det = HaarFaceDetector() if args.detector == "haar" else YuNetFaceDetector(args.detector, calibrating=True)
     recs = load_300w_folder(args.data)
     if args.limit:
         recs = recs[: args.limit]

@@ -84,17 +84,31 @@ class HaarFaceDetector:
 
 @dataclass
 class YuNetFaceDetector:
-    """OpenCV ``FaceDetectorYN`` with a YuNet model file (e.g. ``face_detection_yunet_2023mar.onnx``)."""
+    """OpenCV ``FaceDetectorYN`` with a YuNet model file (e.g. ``face_detection_yunet_2023mar.onnx``).
+
+    YuNet's boxes sit differently on a face than Haar's, and no YuNet file ships with the
+    package, so its crop rule must be calibrated once with your file::
+
+        python -m pipnet_edge.runtime.calibrate_detector --detector face_detection_yunet.onnx --data TRAIN_FACES
+
+    and passed as ``crop_rule=CropRule(scale=..., shift_x=..., shift_y=...)``.
+    """
 
     model_path: str
-    crop_rule: CropRule = CropRule(scale=1.1, shift_x=0.0, shift_y=0.0)
+    crop_rule: CropRule | None = None
     score_threshold: float = 0.6
+    calibrating: bool = False  # True only inside calibrate_detector
 
     def __post_init__(self) -> None:
         import cv2
 
         if not Path(self.model_path).is_file():
             raise ModelLoadError(f"YuNet model {self.model_path} does not exist")
+        if self.crop_rule is None and not self.calibrating:
+            raise ModelLoadError(
+                "YuNetFaceDetector needs a calibrated crop_rule: run python -m pipnet_edge.runtime.calibrate_detector "
+                f"--detector {self.model_path} --data TRAIN_FACES and pass the printed rule"
+            )
         self._det = cv2.FaceDetectorYN.create(self.model_path, "", (320, 320), self.score_threshold)
 
     def detect(self, image_rgb: np.ndarray) -> np.ndarray:
