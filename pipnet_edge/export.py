@@ -117,9 +117,10 @@ def _resize(model, imgsz: int):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("root", "jax", "jax._src.xla_bridge", "torchao", "absl"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    # our progress at INFO; the converters' own chatter (litert-torch logs every lowered op at
+    # INFO on the root logger) only from WARNING up
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pipnet_edge").setLevel(logging.INFO)
     try:
         targets = _resolve_targets(args.target)
         if args.io_dtype and args.io_dtype not in ("float32", "int8", "uint8"):

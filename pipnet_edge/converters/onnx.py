@@ -154,3 +154,4 @@ def activations_to_uint8(model) -> int:
     if changed:  # intermediate type annotations said int8; let the runtime infer them again
         del graph.value_info[:]
     return changed
+
