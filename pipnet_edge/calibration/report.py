@@ -119,3 +119,14 @@ def compare(
         per_landmark_candidate=s_cand.per_landmark,
         chart=chart,
     )
+
+
+def worst_difference(reference: np.ndarray, candidate: np.ndarray, names: Sequence[str], label: str) -> str:
+    """A readable diff for a failed parity check: which face, which landmark, how far (pixels)."""
+    d = np.linalg.norm(np.asarray(candidate, np.float64) - np.asarray(reference, np.float64), axis=-1)
+    f, i = np.unravel_index(int(d.argmax()), d.shape)
+    return (
+        f"{label}: max displacement {d.max():.4f} px at landmark {i} of face {names[f]} "
+        f"(reference {np.round(reference[f, i], 3).tolist()}, candidate {np.round(candidate[f, i], 3).tolist()}); "
+        f"mean {d.mean():.4f} px over {d.shape[0]} faces"
+    )

@@ -1,0 +1,78 @@
+"""Parity of the bundled default model across runtimes, on real training faces.
+
+Float artifacts must land on the torch float model's landmarks (to 1e-3 px); INT8 artifacts
+must agree with each other (one quantized graph) and stay within a stated NME bound of float.
+A failure names the backend, the face, the landmark and the distance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipnet_edge.assets import ASSETS_DIR, BUNDLED_MODELS
+
+if not (ASSETS_DIR / BUNDLED_MODELS["default-float"]).exists():
+    pytest.skip("the bundled model is not in this checkout", allow_module_level=True)
+pytest.importorskip("litert_torch")
+
+from pipnet_edge.calibration.report import worst_difference  # noqa: E402
+from pipnet_edge.evaluation import open_predictor, predict_faces  # noqa: E402
+from pipnet_edge.metrics import summarize  # noqa: E402
+
+FACES = 24
+INT8_NME_BOUND = 0.30  # % NME over float on these faces (measured +0.08 on the 554 test faces)
+INT8_AGREEMENT_PX = {"onnx-int8": 0.5, "openvino-int8": 2.0}  # mean px from the tflite-int8 points
+# onnxruntime and TFLite agree to 0.17 px on these faces. OpenVINO runs the same QDQ graph with its own
+# low-precision transformations and lands 1.26 px (f32 hint) / 1.54 px (default) away at the same NME:
+# a known gap, bounded here so that it cannot silently grow.
+
+
+@pytest.fixture(scope="module")
+def setup(train_dir, tmp_path_factory):
+    import torch
+
+    from pipnet_edge.assets import bundled_model_path
+    from pipnet_edge.converters.targets import ExportContext, export_one
+    from pipnet_edge.data.annotations import load_300w_folder
+    from pipnet_edge.models.checkpoint import load_model
+    from pipnet_edge.training.qat import QATModel
+
+    torch.set_num_threads(2)
+    records = load_300w_folder(train_dir)[::80][:FACES]
+    float_model = load_model(bundled_model_path("default-float"))
+    qat = QATModel.load(bundled_model_path("default-qat"))
+    out = tmp_path_factory.mktemp("parity")
+    ctx = ExportContext(float_model, qat, None, out, "default", {"weights": "bundled"})
+    paths = {t: export_one(ctx, t)["path"] for t in ("onnx", "openvino", "tflite", "onnx-int8", "openvino-int8")}
+    paths["tflite-int8"] = str(bundled_model_path("default"))
+    from pipnet_edge.evaluation.predictors import TorchPredictor
+
+    ref = predict_faces(TorchPredictor(float_model, "torch float"), records)
+    preds = {t: predict_faces(open_predictor(p), records) for t, p in paths.items()}
+    return records, ref, preds, float_model.spec.scheme
+
+
+@pytest.mark.parametrize("target", ["onnx", "openvino", "tflite"])
+def test_float_artifacts_equal_torch(setup, target):
+    records, ref, preds, _ = setup
+    d = np.linalg.norm(preds[target].points - ref.points, axis=-1)
+    assert d.max() < 1e-3, worst_difference(ref.points, preds[target].points, ref.names, f"{target} vs torch float")
+
+
+@pytest.mark.parametrize("target", ["onnx-int8", "openvino-int8", "tflite-int8"])
+def test_int8_artifacts_close_to_float(setup, target):
+    records, ref, preds, scheme = setup
+    nme_f = summarize(ref.points, ref.truth, scheme).nme
+    nme_q = summarize(preds[target].points, preds[target].truth, scheme).nme
+    assert nme_q - nme_f < INT8_NME_BOUND, (
+        f"{target}: NME {nme_q:.3f} % vs float {nme_f:.3f} %; "
+        + worst_difference(ref.points, preds[target].points, ref.names, f"{target} vs torch float")
+    )
+
+
+@pytest.mark.parametrize("target", ["onnx-int8", "openvino-int8"])
+def test_int8_runtimes_agree(setup, target):
+    records, _, preds, _ = setup
+    a, b = preds["tflite-int8"].points, preds[target].points
+    assert np.linalg.norm(a - b, axis=-1).mean() < INT8_AGREEMENT_PX[target], worst_difference(a, b, [r.name for r in records], f"{target} vs tflite-int8")
