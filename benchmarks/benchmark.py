@@ -52,7 +52,7 @@ def bench_artifact(path: Path, records, crop: np.ndarray, runs: int) -> dict:
     row: dict = {"artifact": path.name, "size_mb": round(artifact_size(path) / 1e6, 2)}
     for threads in (1, 2):
         pred = open_predictor(path, num_threads=threads)
-        med, p90 = time_it(lambda: pred.backend.run(crop), runs)
+        med, p90 = time_it(lambda pred=pred: pred.backend.run(crop), runs)
         row[f"ms_{threads}t"] = round(med, 3)
         row[f"p90_{threads}t"] = round(p90, 3)
     row["backend"] = pred.backend.name
@@ -91,7 +91,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
     prefix = os.path.commonprefix([r["artifact"] for r in rows]) if len(rows) > 1 else ""
     fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=120)
-    for k, r in enumerate(rows):
+    for r in rows:
         marker = "o" if r.get("kind", "ours") == "ours" else "s"
         label = r["artifact"][len(prefix):].rsplit(".", 1)[0] + f" [{r['backend']}] {r['ms_1t']:.1f} ms, {r['nme']:.3f} %"
         ax.scatter(r["ms_1t"], r["nme"], marker=marker, s=40, label=label)

@@ -145,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
             calib = load_calibration_set(args.calib, float_model.spec, args.calib_count, args.seed)
         from .converters.targets import ExportContext, export_one
 
-        spec = (float_model or qat).spec
         stem = args.name or (
             "pipnet_mbv2_300w68" if info.get("weights") == "bundled default" else Path(args.weights or args.qat_weights).stem
         )

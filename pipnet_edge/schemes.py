@@ -17,7 +17,7 @@ aflw-19   19      sqrt(w*h) of the face box   AFLW (19-point version)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .errors import SpecError

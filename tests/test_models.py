@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipnet_edge import ModelSpec, get_scheme
+from pipnet_edge import ModelSpec
 from pipnet_edge.errors import ModelLoadError
 from pipnet_edge.models import create_model, list_backbones, load_imagenet_backbone, load_official_checkpoint
 from pipnet_edge.models.checkpoint import load_model, read_spec, save_model

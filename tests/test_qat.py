@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from pipnet_edge import ModelSpec
-from pipnet_edge.models import create_model
 from pipnet_edge.models.edge import EdgePIPNet, nhwc_to_nchw
 from pipnet_edge.training.normalize import normalize_batch
 

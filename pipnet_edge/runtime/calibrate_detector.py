@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 
-import numpy as np
 
 from ..spec import CropRule
 

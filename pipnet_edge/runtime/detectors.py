@@ -55,7 +55,7 @@ class HaarFaceDetector:
     def __post_init__(self) -> None:
         import cv2
 
-        path = Path(getattr(cv2, "data").haarcascades) / self.cascade if hasattr(cv2, "data") else Path(self.cascade)
+        path = Path(cv2.data.haarcascades) / self.cascade if hasattr(cv2, "data") else Path(self.cascade)
         if not path.exists():
             raise ModelLoadError(
                 f"OpenCV face cascade {path} not found; opencv-python-headless 5.x no longer ships cascades: "
