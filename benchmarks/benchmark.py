@@ -11,6 +11,7 @@ accuracy-vs-latency plot ``accuracy_latency.png``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import sys
@@ -26,7 +27,7 @@ from pipnet_edge.evaluation.predictors import ARTIFACT_SUFFIXES, open_predictor 
 from pipnet_edge.evaluation.runner import predict_faces, read_face_crops  # noqa: E402
 from pipnet_edge.metrics import summarize  # noqa: E402
 from pipnet_edge.runtime import geometry  # noqa: E402
-from pipnet_edge.runtime.decode import DecodeTables, decode  # noqa: E402
+from pipnet_edge.runtime.decode import DecodeTables  # noqa: E402
 from pipnet_edge.runtime.preprocess import crop_faces  # noqa: E402
 
 
@@ -55,8 +56,12 @@ def bench_artifact(path: Path, records, crop: np.ndarray, runs: int) -> dict:
         med, p90 = time_it(lambda pred=pred: pred.backend.run(crop), runs)
         row[f"ms_{threads}t"] = round(med, 3)
         row[f"p90_{threads}t"] = round(p90, 3)
-    row["backend"] = pred.backend.name
-    row["precision"] = pred.info.precision
+        backend, info = pred.backend.name, pred.info
+        del pred
+        gc.collect()
+    row["backend"] = backend
+    row["precision"] = info.precision
+    pred = open_predictor(path, num_threads=1)
     t0 = time.time()
     p = predict_faces(pred, records)
     s = summarize(p.points, p.truth, pred.spec.scheme)
@@ -73,11 +78,12 @@ def runtime_overhead(records, spec, runs: int) -> dict:
     crop_ms, _ = time_it(lambda: crop_faces(img, box, spec.crop, spec.input_size), runs)
     rng = np.random.default_rng(0)
     n, m, nb = spec.num_points, spec.map_size, spec.num_nb
-    from pipnet_edge.runtime.decode import HeadOutputs
+    from pipnet_edge.models_io import HEAD_NAMES
+    from pipnet_edge.runtime.decode import decode_nhwc
 
-    heads = HeadOutputs(*(rng.normal(size=(1, c, m, m)).astype(np.float32) for c in (n, n, n, n * nb, n * nb)))
+    heads = {k: rng.normal(size=(1, m, m, c)).astype(np.float32) for k, c in zip(HEAD_NAMES, (n, n, n, n * nb, n * nb))}
     tables = DecodeTables.from_spec(spec)
-    dec_ms, _ = time_it(lambda: decode(heads, tables), runs)
+    dec_ms, _ = time_it(lambda: decode_nhwc(heads, tables), runs)
     return {"crop_ms": round(crop_ms, 4), "decode_ms": round(dec_ms, 4)}
 
 
@@ -127,13 +133,16 @@ def main(argv=None) -> int:
     if args.limit:
         records = records[: args.limit]
     rows = []
-    first = open_predictor(paths[0])
-    crops, _ = read_face_crops(records[:1], first.spec)
+    from pipnet_edge.runtime.metadata import read_artifact_info
+
+    spec = read_artifact_info(paths[0]).spec  # no session: an idle runtime's threads would skew the timings
+    overhead = runtime_overhead(records, spec, 1000)
+    crops, _ = read_face_crops(records[:1], spec)
     for path in paths:
         print(f"benchmarking {path.name} ...", flush=True)
         rows.append(bench_artifact(path, records, crops, args.runs))
+        gc.collect()  # close this artifact's runtime before timing the next
         print("  ", json.dumps(rows[-1]), flush=True)
-    overhead = runtime_overhead(records, first.spec, 1000)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),

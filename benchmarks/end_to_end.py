@@ -22,9 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipnet_edge.data.annotations import load_300w_folder  # noqa: E402
 from pipnet_edge.metrics import summarize  # noqa: E402
-from pipnet_edge.models_io import HEAD_NAMES  # noqa: E402
 from pipnet_edge.runtime import Landmarker, geometry  # noqa: E402
-from pipnet_edge.runtime.decode import HeadOutputs, decode  # noqa: E402
+from pipnet_edge.runtime.decode import decode_nhwc  # noqa: E402
 from pipnet_edge.runtime.detectors import box_iou  # noqa: E402
 from pipnet_edge.runtime.preprocess import crop_faces  # noqa: E402
 
@@ -64,8 +63,7 @@ def main(argv=None) -> int:
         t1 = time.perf_counter()
         outs = lm.backend.run(crops)
         t2 = time.perf_counter()
-        heads = HeadOutputs(*(np.transpose(outs[n], (0, 3, 1, 2)) for n in HEAD_NAMES))
-        pts, _ = decode(heads, lm.tables)
+        pts, _ = decode_nhwc(outs, lm.tables)
         img_pts = geometry.apply(geometry.invert(mats[0]), geometry.from_normalized(pts[0], spec.input_size))
         t3 = time.perf_counter()
         stages["preprocess"].append(t1 - t0)

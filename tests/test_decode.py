@@ -88,3 +88,21 @@ def test_decode_rejects_mismatched_shapes():
     bad = HeadOutputs(z, z, z, np.zeros((1, 68 * 9, 8, 8), np.float32), np.zeros((1, 680, 8, 8), np.float32))
     with pytest.raises(InputError, match="nb_x"):
         decode(bad, DecodeTables.from_spec(spec))
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_SCHEMES))
+def test_channels_last_decode_equals_nchw_decode(name):
+    from pipnet_edge.runtime.decode import decode_nhwc
+
+    spec = spec_for(name)
+    rng = np.random.default_rng(5)
+    b, n, m, nb = 2, spec.num_points, spec.map_size, spec.num_nb
+    nchw = [rng.normal(size=(b, c, m, m)).astype(np.float32) for c in (n, n, n, n * nb, n * nb)]
+    names = ("score", "offset_x", "offset_y", "nb_x", "nb_y")
+    nhwc = {k: np.ascontiguousarray(a.transpose(0, 2, 3, 1)) for k, a in zip(names, nchw)}
+    tables = DecodeTables.from_spec(spec)
+    for nrm in (True, False):
+        a, sa = decode(HeadOutputs(*nchw), tables, use_nrm=nrm)
+        c, sc = decode_nhwc(nhwc, tables, use_nrm=nrm)
+        np.testing.assert_allclose(c, a, atol=1e-6)
+        np.testing.assert_allclose(sc, sa)

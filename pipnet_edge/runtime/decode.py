@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["HeadOutputs", "DecodeTables", "decode"]
+__all__ = ["HeadOutputs", "DecodeTables", "decode", "decode_nhwc"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,43 @@ def decode(outputs: HeadOutputs, tables: DecodeTables, use_nrm: bool = True) -> 
     nidx = idx[:, :, None, None]
     nbx = np.take_along_axis(np.asarray(outputs.nb_x, np.float32).reshape(b, n, nb, hw), nidx, -1)[..., 0]
     nby = np.take_along_axis(np.asarray(outputs.nb_y, np.float32).reshape(b, n, nb, hw), nidx, -1)[..., 0]
+    return _merge(px, py, cx, cy, nbx, nby, w, h, tables), peak
+
+
+def decode_nhwc(outputs: dict[str, np.ndarray], tables: DecodeTables, use_nrm: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`decode` for channels-last head outputs ``(B, H, W, C)`` (what the artifacts return).
+
+    Reads the values at the argmax cells in place, without transposing or copying the maps;
+    the result equals ``decode`` on the NCHW transposes (tested).
+    """
+    score = np.asarray(outputs["score"], dtype=np.float32)
+    if score.ndim != 4:
+        raise InputError(f"score map must be (B, H, W, N), got shape {score.shape}")
+    b, h, w, n = score.shape
+    nb = tables.num_nb
+    for name, ch in (("offset_x", n), ("offset_y", n), ("nb_x", n * nb), ("nb_y", n * nb)):
+        if np.shape(outputs[name]) != (b, h, w, ch):
+            raise InputError(f"{name} must have shape {(b, h, w, ch)}, got {np.shape(outputs[name])}")
+    hw = h * w
+    flat = score.reshape(b, hw, n)
+    idx = flat.argmax(axis=1)  # (B, N)
+    peak = np.take_along_axis(flat, idx[:, None, :], axis=1)[:, 0]
+    cx = (idx % w).astype(np.float32)
+    cy = (idx // w).astype(np.float32)
+    ox = np.take_along_axis(np.asarray(outputs["offset_x"], np.float32).reshape(b, hw, n), idx[:, None, :], 1)[:, 0]
+    oy = np.take_along_axis(np.asarray(outputs["offset_y"], np.float32).reshape(b, hw, n), idx[:, None, :], 1)[:, 0]
+    px = (cx + ox) / w
+    py = (cy + oy) / h
+    if not use_nrm:
+        return np.stack([px, py], axis=-1), peak
+    nidx = np.repeat(idx, nb, axis=1)[:, None, :]  # channel i * nb + j sits at point i's cell
+    nbx = np.take_along_axis(np.asarray(outputs["nb_x"], np.float32).reshape(b, hw, n * nb), nidx, 1)[:, 0].reshape(b, n, nb)
+    nby = np.take_along_axis(np.asarray(outputs["nb_y"], np.float32).reshape(b, hw, n * nb), nidx, 1)[:, 0].reshape(b, n, nb)
+    return _merge(px, py, cx, cy, nbx, nby, w, h, tables), peak
+
+
+def _merge(px, py, cx, cy, nbx, nby, w: int, h: int, tables: DecodeTables) -> np.ndarray:
+    """NRM: average each point's own prediction with its reverse neighbours' predictions of it."""
     nbx = (cx[..., None] + nbx) / w  # (B, N, nb): where point i thinks its neighbour j is
     nby = (cy[..., None] + nby) / h
 
@@ -108,4 +145,4 @@ def decode(outputs: HeadOutputs, tables: DecodeTables, use_nrm: bool = True) -> 
     count = valid.sum(-1) + 1.0
     mx = ((gx * valid).sum(-1) + px) / count
     my = ((gy * valid).sum(-1) + py) / count
-    return np.stack([mx, my], axis=-1).astype(np.float32), peak
+    return np.stack([mx, my], axis=-1).astype(np.float32)

@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ModelLoadError
-from ..models_io import HEAD_NAMES
 from . import geometry
 from .backends import open_backend
-from .decode import DecodeTables, HeadOutputs, decode
+from .decode import DecodeTables, decode_nhwc
 from .metadata import ArtifactInfo, read_artifact_info
 from .preprocess import as_rgb, check_boxes, crop_faces
 from .results import FaceLandmarks, LandmarkerResult
@@ -146,9 +145,7 @@ class Landmarker:
         s = self.spec.input_size
         if crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
             raise InputError(f"crops must have shape (B, {s}, {s}, 3), got {crops.shape}")
-        outs = self.backend.run(crops)
-        heads = HeadOutputs(*(np.transpose(outs[n], (0, 3, 1, 2)) for n in HEAD_NAMES))
-        return decode(heads, self.tables, use_nrm=self.options.use_nrm)
+        return decode_nhwc(self.backend.run(crops), self.tables, use_nrm=self.options.use_nrm)
 
     def _landmarks_for_boxes(self, rgb: np.ndarray, boxes: np.ndarray, rule) -> list[FaceLandmarks]:
         crops, mats = crop_faces(rgb, boxes, rule, self.spec.input_size)
