@@ -1,6 +1,6 @@
 """Parity of the bundled default model across runtimes, on real training faces.
 
-Float artifacts must land on the torch float model's landmarks (to 1e-3 px); INT8 artifacts
+Float artifacts must land on the torch float model's landmarks (to 2e-4 px; measured < 1e-4); INT8 artifacts
 must agree with each other (one quantized graph) and stay within a stated NME bound of float.
 A failure names the backend, the face, the landmark and the distance.
 """
@@ -57,7 +57,7 @@ def setup(train_dir, tmp_path_factory):
 def test_float_artifacts_equal_torch(setup, target):
     records, ref, preds, _ = setup
     d = np.linalg.norm(preds[target].points - ref.points, axis=-1)
-    assert d.max() < 1e-3, worst_difference(ref.points, preds[target].points, ref.names, f"{target} vs torch float")
+    assert d.max() < 2e-4, worst_difference(ref.points, preds[target].points, ref.names, f"{target} vs torch float")
 
 
 @pytest.mark.parametrize("target", ["onnx-int8", "openvino-int8", "tflite-int8"])
