@@ -43,11 +43,12 @@ def test_a_few_steps_lower_the_loss(synthetic_faces, tmp_path):
 
 def test_train_cli_writes_checkpoint_and_resume_continues(synthetic_faces, tmp_path):
     out = tmp_path / "run"
-    cfg = TrainConfig(data=str(synthetic_faces), out=str(out), epochs=2, seed=3, **SMALL)
+    cfg = TrainConfig(data=str(synthetic_faces), out=str(out), epochs=2, seed=3, val_data=str(synthetic_faces), val_every=1, **SMALL)
     final = train(cfg)
     assert final.name == "final.safetensors"
     hist = [json.loads(l) for l in (out / "history.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in hist] == [1, 2]
+    assert all(h["val_nme"] > 0 for h in hist)
     state = load_training_state(out / "last.pt")
     assert state["epoch"] == 1
     spec = read_spec(final)

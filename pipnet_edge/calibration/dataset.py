@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..runtime import geometry
 from ..runtime.preprocess import crop_faces
 from ..spec import ModelSpec
 
@@ -53,17 +52,11 @@ def load_calibration_set(source: str | Path, spec: ModelSpec, count: int = 300, 
     if source.is_file() or any(source.glob("*.pts")):
         from ..data.annotations import load_faces
 
+        from ..evaluation.runner import read_face_crops
+
         records = load_faces(source)
         pick = np.sort(rng.choice(len(records), size=min(count, len(records)), replace=False))
-        crops = []
-        for i in pick:
-            r = records[int(i)]
-            img = cv2.imread(str(r.image_path))
-            if img is None:
-                raise DataError(f"cannot read calibration image {r.image_path}")
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            c, _ = crop_faces(img, geometry.box_from_points(r.points)[None], spec.crop, spec.input_size)
-            crops.append(c[0])
+        crops = list(read_face_crops([records[int(i)] for i in pick], spec)[0])
         kind = "landmark boxes (300W protocol)"
     else:
         from ..runtime.detectors import HaarFaceDetector

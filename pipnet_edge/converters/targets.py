@@ -75,8 +75,6 @@ class ExportContext:
     stem: str
     source_info: dict
     _qgraph: object | None = None
-    _qdq_onnx: Path | None = None
-    _float_onnx: Path | None = None
 
     def spec(self, int8: bool):
         src = self.int8_source if int8 else self.float_model

@@ -85,29 +85,26 @@ def change_io_types(path: str | Path, input_type: str = "uint8", output_type: st
     dq_op = _opcode_index(model, fb, fbu, fb.BuiltinOperator.DEQUANTIZE)
     for sg_i, sg in enumerate(model.subgraphs):
         remap: dict[int, int] = {}
-        new_inputs, head_ops = [], []
-        for ti in sg.inputs:
-            if sg.tensors[ti].type != fb.TensorType.INT8 or input_type == "int8":
-                new_inputs.append(ti)
-                continue
-            nt = _boundary_tensor(fb, sg, ti, types[input_type])
-            op = fb.OperatorT()
-            op.opcodeIndex, op.inputs, op.outputs = q_op, [nt], [ti]
-            head_ops.append(op)
-            new_inputs.append(nt)
-            remap[ti] = nt
-        new_outputs, tail_ops = [], []
-        for ti in sg.outputs:
-            if sg.tensors[ti].type != fb.TensorType.INT8 or output_type == "int8":
-                new_outputs.append(ti)
-                continue
-            nt = _boundary_tensor(fb, sg, ti, types[output_type])
-            op = fb.OperatorT()
-            op.opcodeIndex = q_op if output_type == "uint8" else dq_op
-            op.inputs, op.outputs = [ti], [nt]
-            tail_ops.append(op)
-            new_outputs.append(nt)
-            remap[ti] = nt
+
+        def rewrite(tensors, new_type: str, is_input: bool):
+            """New boundary tensors for the int8 ones, and the ops converting between them."""
+            kept, ops = [], []
+            for ti in tensors:
+                if sg.tensors[ti].type != fb.TensorType.INT8 or new_type == "int8":
+                    kept.append(ti)
+                    continue
+                nt = _boundary_tensor(fb, sg, ti, types[new_type])
+                op = fb.OperatorT()
+                # input: uint8/float -> int8 is a QUANTIZE; output: int8 -> uint8 re-quantizes, int8 -> float dequantizes
+                op.opcodeIndex = q_op if is_input or new_type == "uint8" else dq_op
+                op.inputs, op.outputs = ([nt], [ti]) if is_input else ([ti], [nt])
+                ops.append(op)
+                kept.append(nt)
+                remap[ti] = nt
+            return kept, ops
+
+        new_inputs, head_ops = rewrite(sg.inputs, input_type, is_input=True)
+        new_outputs, tail_ops = rewrite(sg.outputs, output_type, is_input=False)
         sg.operators = head_ops + list(sg.operators) + tail_ops
         sg.inputs, sg.outputs = new_inputs, new_outputs
         for sd in model.signatureDefs or []:

@@ -48,12 +48,14 @@ class DecodeTables:
     num_nb: int
     src_point: np.ndarray  # (N, R) landmark whose neighbour slot predicts point i
     src_slot: np.ndarray  # (N, R)
-    valid: np.ndarray  # (N, R) bool
+    valid: np.ndarray  # (N, R) float32 mask (1 = a real reverse neighbour, 0 = padding)
+    count: np.ndarray  # (N,) predictions averaged per point: valid reverse neighbours + its own
 
     @classmethod
     def from_spec(cls, spec) -> "DecodeTables":
         src_point, src_slot, valid = spec.reverse_index
-        return cls(spec.num_nb, src_point, src_slot, valid)
+        mask = valid.astype(np.float32)
+        return cls(spec.num_nb, src_point, src_slot, mask, mask.sum(-1) + 1.0)
 
 
 def decode(outputs: HeadOutputs, tables: DecodeTables, use_nrm: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -139,10 +141,8 @@ def _merge(px, py, cx, cy, nbx, nby, w: int, h: int, tables: DecodeTables) -> np
     nbx = (cx[..., None] + nbx) / w  # (B, N, nb): where point i thinks its neighbour j is
     nby = (cy[..., None] + nby) / h
 
-    valid = tables.valid.astype(np.float32)  # (N, R)
     gx = nbx[:, tables.src_point, tables.src_slot]  # (B, N, R)
     gy = nby[:, tables.src_point, tables.src_slot]
-    count = valid.sum(-1) + 1.0
-    mx = ((gx * valid).sum(-1) + px) / count
-    my = ((gy * valid).sum(-1) + py) / count
+    mx = ((gx * tables.valid).sum(-1) + px) / tables.count
+    my = ((gy * tables.valid).sum(-1) + py) / tables.count
     return np.stack([mx, my], axis=-1).astype(np.float32)

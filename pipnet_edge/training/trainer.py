@@ -24,7 +24,6 @@ from ..models.checkpoint import load_training_state, save_model, save_training_s
 from ..spec import CropRule, ModelSpec
 from .loss import pipnet_loss
 from .normalize import normalize_batch
-from .predict import predict_dataset
 
 __all__ = ["TrainConfig", "train", "build_spec"]
 
@@ -190,7 +189,7 @@ def train(cfg: TrainConfig) -> Path:
     )
     if len(loader) == 0:
         raise DataError(f"{len(dataset)} faces are fewer than one batch of {cfg.batch_size}")
-    val_set = FaceDataset(load_faces(cfg.val_data), spec) if cfg.val_data and _is_main() else None
+    val_records = load_faces(cfg.val_data) if cfg.val_data and _is_main() else None
 
     log.info(
         "training %s PIPNet (%d points, num_nb %d, %dx%d) on %d faces, %d epochs, batch %d x %d process(es), device %s%s",
@@ -246,11 +245,13 @@ def train(cfg: TrainConfig) -> Path:
                 break
         record = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - t0, 1)}
         record.update({k: round(v / max(seen, 1), 5) for k, v in sums.items()})
-        if val_set is not None and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
-            eval_model = model.eval_model() if cfg.qat else model
-            pred, truth = predict_dataset(eval_model, val_set)
-            s = summarize(pred, truth, spec.scheme)
-            record["val_nme"] = round(s.nme, 4)
+        if val_records is not None and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
+            # the same crops, decode and metric as `python -m pipnet_edge.evaluate`
+            from ..evaluation.predictors import TorchPredictor
+            from ..evaluation.runner import predict_faces
+
+            val = predict_faces(TorchPredictor(model.eval_model() if cfg.qat else model, "validation"), val_records)
+            record["val_nme"] = round(summarize(val.points, val.truth, spec.scheme).nme, 4)
         history.append(record)
         if _is_main():
             log.info("epoch %d/%d: %s", epoch + 1, cfg.epochs, json.dumps(record))
