@@ -1,11 +1,15 @@
-"""Accuracy and speed of exported artifacts, measured in one run on this machine.
+"""Accuracy and speed of exported artifacts and of peer landmarkers, measured in one run on this machine.
 
+    bash benchmarks/get_peers.sh       # once: dlib + face-recognition-models, MediaPipe's face_landmark.tflite
     python benchmarks/benchmark.py --artifacts exports/ --data ../shared/data/300w/test --out benchmarks/results
 
 For every artifact: model size, latency per face (median / p90 of batch-1 inference, 1 and 2
 threads), the runtime's own overhead (crop + decode) and NME on the labelled faces with
-ground-truth-box crops (the 300W protocol). Writes ``results.json``, ``results.md`` and an
-accuracy-vs-latency plot ``accuracy_latency.png``.
+ground-truth-box crops (the 300W protocol). The peers (``benchmarks/peers.py``: dlib's 68-point
+ERT, MediaPipe FaceMesh mapped to 68 points) get the same faces and boxes, and their model call
+is timed the same way. Writes ``results.json``, ``results.md`` and an accuracy-vs-latency plot
+``accuracy_latency.png``. Peers that are not installed are skipped with the command that
+installs them (``--peers`` with no names skips them all).
 """
 
 from __future__ import annotations
@@ -69,6 +73,33 @@ def bench_artifact(path: Path, records, crop: np.ndarray, runs: int) -> dict:
     return row
 
 
+def bench_peer(name: str, records, runs: int) -> dict:
+    """A peer's row: its model call timed on the first face, NME on all faces (GT boxes)."""
+    import cv2
+
+    from peers import gt_box, load_peers, predict_records
+
+    row: dict = {"kind": "peer"}
+    img = cv2.imread(str(records[0].image_path))
+    for threads in (1, 2):
+        peer = load_peers([name], num_threads=threads)[0]
+        state = peer.prepare(img, gt_box(records[0].points))
+        med, p90 = time_it(lambda: peer.run(state), runs)
+        row[f"ms_{threads}t"], row[f"p90_{threads}t"] = round(med, 3), round(p90, 3)
+    row.update(artifact=peer.label, backend=name, precision="float32" if name == "mediapipe" else "ERT (float)",
+               size_mb=round(peer.size_bytes / 1e6, 2))
+    if peer.max_threads == 1:
+        row["note"] = "single-threaded: the 2-thread figure is the 1-thread call"
+    peer = load_peers([name], num_threads=1)[0]
+    t0 = time.time()
+    pred = predict_records(peer, records)
+    from pipnet_edge.schemes import get_scheme
+
+    s = summarize(pred, np.stack([r.points for r in records]), get_scheme("300w-68"))
+    row.update(nme=round(s.nme, 3), fr10=round(s.failure_rate, 2), auc10=round(s.auc, 4), eval_s=round(time.time() - t0, 1))
+    return row
+
+
 def runtime_overhead(records, spec, runs: int) -> dict:
     """Per-face cost of the runtime's own work: crop (affine warp) and the numpy decode."""
     import cv2
@@ -88,20 +119,27 @@ def runtime_overhead(records, spec, runs: int) -> dict:
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """Accuracy vs 1-thread latency: colour = model, marker = backend, peers as crosses; legend outside."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import os
-
-    prefix = os.path.commonprefix([r["artifact"] for r in rows]) if len(rows) > 1 else ""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=120)
+    markers = {"tflite": "o", "onnxruntime": "s", "openvino": "^"}
+    ours = sorted({r["artifact"].rsplit("_", 1)[0] for r in rows if r.get("kind", "ours") == "ours"})
+    colours = dict(zip(ours, plt.get_cmap("tab10").colors))
+    peer_colours = iter(["black", "dimgray", "darkred", "purple"])
+    fig, ax = plt.subplots(figsize=(11, 5), dpi=120)
     for r in rows:
-        marker = "o" if r.get("kind", "ours") == "ours" else "s"
-        label = r["artifact"][len(prefix):].rsplit(".", 1)[0] + f" [{r['backend']}] {r['ms_1t']:.1f} ms, {r['nme']:.3f} %"
-        ax.scatter(r["ms_1t"], r["nme"], marker=marker, s=40, label=label)
-    ax.legend(fontsize=7, loc="best")
+        if r.get("kind", "ours") == "ours":
+            model, target = r["artifact"].rsplit("_", 1)
+            style = dict(marker=markers.get(r["backend"], "o"), color=colours[model], s=45)
+            name = f"{model} {target.rsplit('.', 1)[0]}"
+        else:
+            style, name = dict(marker="X", color=next(peer_colours), s=90), f"peer: {r['artifact'].split(' (')[0]}"
+        ax.scatter(r["ms_1t"], r["nme"], label=f"{name}: {r['ms_1t']:.2f} ms, {r['nme']:.3f} %", **style)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              title="o tflite, s onnxruntime, ^ openvino, X peers", title_fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("latency per face, 1 thread (ms, log scale)")
     ax.set_ylabel("NME % (300W common, inter-ocular)")
@@ -120,6 +158,8 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--replot", action="store_true", help="only redraw the plot from OUT/results.json")
+    p.add_argument("--peers", nargs="*", default=["dlib", "mediapipe"],
+                   help="peer landmarkers to measure beside ours (default: dlib mediapipe; none: --peers)")
     args = p.parse_args(argv)
     if args.replot:
         rows = json.loads((Path(args.out) / "results.json").read_text())["rows"]
@@ -135,13 +175,29 @@ def main(argv=None) -> int:
     rows = []
     from pipnet_edge.runtime.metadata import read_artifact_info
 
-    spec = read_artifact_info(paths[0]).spec  # no session: an idle runtime's threads would skew the timings
-    overhead = runtime_overhead(records, spec, 1000)
-    crops, _ = read_face_crops(records[:1], spec)
+    overhead: dict[str, dict] = {}  # per input size: the crop and decode costs depend on the model
     for path in paths:
+        spec = read_artifact_info(path).spec  # no session: an idle runtime's threads would skew the timings
+        key = f"{spec.input_size}px"
+        if key not in overhead:
+            overhead[key] = runtime_overhead(records, spec, 1000)
+        crops, _ = read_face_crops(records[:1], spec)
         print(f"benchmarking {path.name} ...", flush=True)
         rows.append(bench_artifact(path, records, crops, args.runs))
+        rows[-1]["kind"] = "ours"
         gc.collect()  # close this artifact's runtime before timing the next
+        print("  ", json.dumps(rows[-1]), flush=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from peers import PeerUnavailable
+
+    for name in args.peers:
+        print(f"benchmarking peer {name} ...", flush=True)
+        try:
+            rows.append(bench_peer(name, records, args.runs))
+        except PeerUnavailable as exc:
+            print(f"   skipped: {exc}", flush=True)
+            continue
+        gc.collect()
         print("  ", json.dumps(rows[-1]), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,15 +209,18 @@ def main(argv=None) -> int:
         f"Measured {meta['date']} on {meta['machine']} (Python {meta['python']}), {len(records)} faces of `{args.data}`, "
         f"batch 1, median of {args.runs} runs.",
         "",
-        "| artifact | backend | precision | size MB | ms 1 thread (p90) | ms 2 threads (p90) | NME % | FR@0.1 % | AUC@0.1 |",
+        "| model | backend | precision | size MB | ms 1 thread (p90) | ms 2 threads (p90) | NME % | FR@0.1 % | AUC@0.1 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        name = r["artifact"] if r.get("kind") == "ours" else f"peer: {r['artifact']}"
         md.append(
-            f"| {r['artifact']} | {r['backend']} | {r['precision']} | {r['size_mb']} | {r['ms_1t']:.2f} ({r['p90_1t']:.2f}) | "
+            f"| {name} | {r['backend']} | {r['precision']} | {r['size_mb']} | {r['ms_1t']:.2f} ({r['p90_1t']:.2f}) | "
             f"{r['ms_2t']:.2f} ({r['p90_2t']:.2f}) | {r['nme']:.3f} | {r['fr10']:.2f} | {r['auc10']:.4f} |"
         )
-    md += ["", f"Runtime overhead per face: crop {overhead['crop_ms']:.3f} ms, numpy decode {overhead['decode_ms']:.3f} ms."]
+    md += [""] + [f"Runtime overhead per face at {k}: crop {v['crop_ms']:.3f} ms, numpy decode {v['decode_ms']:.3f} ms."
+                  for k, v in overhead.items()]
+    md += ["Latency is the model call alone on a prepared input, for ours and for the peers (dlib's predictor is single-threaded)."]
     (out / "results.md").write_text("\n".join(md) + "\n")
     plot(rows, out / "accuracy_latency.png")
     print("\n".join(md))

@@ -4,6 +4,7 @@ Examples::
 
     python -m pipnet_edge.export --target tflite-int8                 # the bundled default model
     python -m pipnet_edge.export --target all --out exports/
+    python -m pipnet_edge.export --target all --model lite            # the bundled lite model
     python -m pipnet_edge.export --target onnx-int8 --weights runs/mbv2/final.safetensors \\
         --calib ../shared/data/300w/train                              # post-training quantization
     python -m pipnet_edge.export --target tflite-int8 --weights runs/mbv2-qat/qat.safetensors \\
@@ -41,7 +42,8 @@ DEFAULT_SHARED = Path("../shared/data/300w")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipnet_edge.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--target", required=True, nargs="+", help=f"one or more of: {', '.join(TARGETS)}, or all")
-    p.add_argument("--weights", help="float model (.safetensors/.pt) or QAT model (.safetensors); default: the bundled model")
+    p.add_argument("--model", default="default", help="bundled model to export when no --weights are given: default or lite")
+    p.add_argument("--weights", help="float model (.safetensors/.pt) or QAT model (.safetensors); default: the bundled --model")
     p.add_argument("--qat-weights", help="QAT model for the INT8 targets, when --weights is the float model")
     p.add_argument("--calib", help="calibration faces for post-training INT8 (300W folder, list file or image folder)")
     p.add_argument("--calib-count", type=int, default=300, help="faces sampled for calibration (default 300)")
@@ -78,13 +80,16 @@ def _load_sources(args, targets):
     float_model = qat = None
     info: dict = {}
     if args.weights is None and args.qat_weights is None:
-        from .assets import bundled_model_path
+        from .assets import BUNDLED, bundled_model_path
 
-        info["weights"] = "bundled default"
+        if args.model not in BUNDLED:
+            raise ExportError(f"unknown bundled --model {args.model!r}; choose from: {', '.join(BUNDLED)}")
+        info["weights"] = f"bundled {args.model}"
+        info["stem"] = BUNDLED[args.model].stem
         if need_float:
-            float_model = load_model(bundled_model_path("default-float"))
+            float_model = load_model(bundled_model_path(f"{args.model}-float"))
         if need_int8:
-            qat = QATModel.load(bundled_model_path("default-qat"))
+            qat = QATModel.load(bundled_model_path(f"{args.model}-qat"))
     else:
         for path in filter(None, (args.weights, args.qat_weights)):
             if not Path(path).is_file():
@@ -145,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             calib = load_calibration_set(args.calib, float_model.spec, args.calib_count, args.seed)
         from .converters.targets import ExportContext, export_one
 
-        stem = args.name or (
-            "pipnet_mbv2_300w68" if info.get("weights") == "bundled default" else Path(args.weights or args.qat_weights).stem
-        )
+        stem = args.name or info.pop("stem", None) or Path(args.weights or args.qat_weights).stem
         ctx = ExportContext(float_model, int8_source, calib, Path(args.out), stem, info)
         records = []
         t_all = time.time()

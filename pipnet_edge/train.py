@@ -48,9 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deterministic", action="store_true", help="use deterministic algorithms (slower)")
     p.add_argument("--val-data", help="labelled folder to report NME on during training (never the test set)")
+    p.add_argument("--val-fraction", type=float, default=0.0,
+                   help="hold out this share of --data (seeded) for validation, e.g. 0.1; never use the test set")
     p.add_argument("--val-every", type=int, default=5)
     p.add_argument("--resume", help="continue from a last.pt training state")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke tests)")
+    p.add_argument("--teacher", help="float model to distil from (same scheme, map size and num_nb; e.g. the default model)")
+    p.add_argument("--distill-weight", type=float, default=0.5, help="loss = (1 - w) * ground truth + w * teacher")
     p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning of --init")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (weights stay float32)")
@@ -72,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         init=args.init, input_size=args.input_size, net_stride=args.net_stride, num_nb=args.num_nb,
         crop_scale=args.crop_scale, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_steps=tuple(args.lr_steps), lr_gamma=args.lr_gamma, workers=args.workers, seed=args.seed,
-        deterministic=args.deterministic, val_data=args.val_data, val_every=args.val_every, resume=args.resume,
-        max_steps=args.max_steps, qat=args.qat, device=args.device, threads=args.threads, bf16=args.bf16, progress=not args.no_progress,
+        deterministic=args.deterministic, val_data=args.val_data, val_fraction=args.val_fraction, val_every=args.val_every, resume=args.resume,
+        max_steps=args.max_steps, teacher=args.teacher, distill_weight=args.distill_weight, qat=args.qat, device=args.device, threads=args.threads, bf16=args.bf16, progress=not args.no_progress,
     )
     try:
         path = train(cfg)

@@ -20,5 +20,5 @@ python -m pipnet_edge.export --target all --weights runs/mbv2/final.safetensors 
     --qat-weights runs/mbv2-qat/qat.safetensors --name pipnet_mbv2_300w68 --out exports \
     --data "$DATA/test" --data-limit 0 --json exports/export.json
 # 5. into the package
-python scripts/bundle_default_model.py --float runs/mbv2/final.safetensors --qat runs/mbv2-qat/qat.safetensors \
+python scripts/bundle_model.py --model default --float runs/mbv2/final.safetensors --qat runs/mbv2-qat/qat.safetensors \
     --tflite-int8 exports/pipnet_mbv2_300w68_tflite-int8.tflite

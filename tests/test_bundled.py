@@ -1,4 +1,4 @@
-"""The bundled default model: works with no download, tracks video, its INT8 matches its float model."""
+"""The bundled models (default and lite): work with no download, track video, their INT8 matches their float model."""
 
 from __future__ import annotations
 
@@ -25,14 +25,15 @@ def _rgb(path):
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
-def test_three_lines_on_a_photo_without_the_300w_data():
+@pytest.mark.parametrize("model", [None, "lite"])
+def test_three_lines_on_a_photo_without_the_300w_data(model):
     """The README's three lines, on a public-domain photo that ships with the repository."""
     import cv2
 
     from conftest import ROOT
 
     image = cv2.imread(str(ROOT / "docs" / "astronaut.png"))
-    faces = Landmarker().detect(image, color_order="BGR")
+    faces = Landmarker(model).detect(image, color_order="BGR")
     assert len(faces) == 1
     face = faces[0]
     x0, y0, x1, y1 = face.box
@@ -56,16 +57,17 @@ def test_bare_landmarker_on_a_real_photo(train_dir):
     assert best.score > 0.3
 
 
-def test_int8_matches_float_on_real_faces(train_dir):
+@pytest.mark.parametrize("name", ["default", "lite"])
+def test_int8_matches_float_on_real_faces(train_dir, name):
     """The shipped full-INT8 TFLite vs the shipped float model, 32 training faces, GT-box crops."""
     pytest.importorskip("torch")
     from pipnet_edge.evaluation import open_predictor, predict_faces
     from pipnet_edge.metrics import summarize
 
     recs = _faces(train_dir, 32)
-    f = predict_faces(open_predictor("default-float"), recs)
-    q = predict_faces(open_predictor("default"), recs)
-    scheme = open_predictor("default").spec.scheme
+    f = predict_faces(open_predictor(f"{name}-float"), recs)
+    q = predict_faces(open_predictor(name), recs)
+    scheme = open_predictor(name).spec.scheme
     nme_f, nme_q = summarize(f.points, f.truth, scheme).nme, summarize(q.points, q.truth, scheme).nme
     disp = np.linalg.norm(q.points - f.points, axis=-1) / np.linalg.norm(f.truth[:, 36] - f.truth[:, 45], axis=-1)[:, None]
     assert nme_q - nme_f < 0.25, f"INT8 NME {nme_q:.3f} vs float {nme_f:.3f}"
@@ -115,7 +117,8 @@ def test_video_mode_follows_motion_and_reduces_jitter(train_dir):
     assert max(errs) / iod < 0.10, [round(e / iod, 3) for e in errs]
 
 
-def test_bundled_qat_model_re_exports_the_bundled_int8_tflite(tmp_path):
+@pytest.mark.parametrize("name", ["default", "lite"])
+def test_bundled_qat_model_re_exports_the_bundled_int8_tflite(tmp_path, name):
     """The INT8 TFLite comes from the QAT model's learned quantization: exporting the bundled
     QAT model again gives the same outputs as the shipped file (nothing re-calibrated)."""
     pytest.importorskip("litert_torch")
@@ -124,11 +127,12 @@ def test_bundled_qat_model_re_exports_the_bundled_int8_tflite(tmp_path):
     from pipnet_edge.evaluation import open_predictor
     from pipnet_edge.training.qat import QATModel
 
-    qat = QATModel.load(bundled_model_path("default-qat"))
+    qat = QATModel.load(bundled_model_path(f"{name}-qat"))
     ctx = ExportContext(None, qat, None, tmp_path, "again", {"weights": "bundled QAT"})
     path = export_one(ctx, "tflite-int8")["path"]
-    crops = (np.random.default_rng(0).random((2, 256, 256, 3)) * 255).astype(np.uint8)
-    shipped = open_predictor("default").heads(crops)
+    size = qat.spec.input_size
+    crops = (np.random.default_rng(0).random((2, size, size, 3)) * 255).astype(np.uint8)
+    shipped = open_predictor(name).heads(crops)
     again = open_predictor(path).heads(crops)
     for name in ("score", "offset_x", "nb_y"):
         np.testing.assert_array_equal(getattr(again, name), getattr(shipped, name))

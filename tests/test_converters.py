@@ -134,3 +134,19 @@ def test_cli_bad_arguments_fail_before_any_work(tmp_path):
     assert r.returncode == 2 and "--calib" in r.stderr
     r = _cli("--target", "onnx", "--weights", str(w), "--imgsz", "70", "--data", "none")
     assert r.returncode == 2 and "multiple of the net stride" in r.stderr
+
+
+def test_cli_exports_a_bundled_model_by_name(tmp_path):
+    """``--model lite`` exports the bundled lite model under its own name; an unknown name is a clear error."""
+    from pipnet_edge.assets import ASSETS_DIR, BUNDLED
+
+    r = _cli("--target", "onnx", "--model", "tiny", "--data", "none")
+    assert r.returncode == 2 and "unknown bundled --model 'tiny'" in r.stderr and "lite" in r.stderr
+    if not (ASSETS_DIR / BUNDLED["lite"].files["lite-float"]).exists():
+        pytest.skip("the bundled lite model is not in this checkout")
+    r = _cli("--target", "onnx", "--model", "lite", "--data", "none", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    from pipnet_edge.runtime.metadata import read_artifact_info
+
+    info = read_artifact_info(tmp_path / "pipnet_lite_300w68_onnx.onnx")
+    assert info.spec.input_size == 128 and info.spec.backbone == "mobilenet_v2_s16_c128"

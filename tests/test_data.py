@@ -106,3 +106,29 @@ def test_dataset_on_real_faces(train_dir):
     # a mirrored crop: the subject's right eye corner (36) moves to where 45 was, mirrored
     np.testing.assert_allclose(flipped[36, 0], 1 - pts[45, 0], atol=1e-5)
     np.testing.assert_allclose(flipped[36, 1], pts[45, 1], atol=1e-5)
+
+
+def test_teacher_crop_is_the_same_crop_at_the_teacher_size(synthetic_faces):
+    """Distillation: the teacher's crop shows the same face region (same augmentation draws) at its size."""
+    import cv2
+
+    from pipnet_edge.data.annotations import load_300w_folder
+    from pipnet_edge.data.augment import AugmentConfig
+    from pipnet_edge.data.dataset import FaceDataset
+    from pipnet_edge.meanface import compute_mean_face
+    from pipnet_edge.spec import ModelSpec
+
+    recs = load_300w_folder(synthetic_faces)
+    mf = compute_mean_face(np.stack([r.points for r in recs]))
+    spec = ModelSpec.create("300w-68", mf, input_size=32, net_stride=16)
+    cfg = AugmentConfig(occlusion_prob=0.0, blur_prob=0.0)  # photometric draws are shared too, but resample differently
+    for ds in (FaceDataset(recs, spec, teacher_size=64), FaceDataset(recs, spec, augment=cfg, teacher_size=64)):
+        for i in range(len(recs)):
+            item = ds[i]
+            small = item["image"].numpy().astype(np.float32)
+            big = item["teacher_image"].numpy()
+            assert big.shape == (64, 64, 3)
+            down = cv2.resize(big, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+            other = cv2.resize(ds[(i + 1) % len(recs)]["teacher_image"].numpy(), (32, 32), interpolation=cv2.INTER_AREA)
+            # the downscaled teacher crop is much closer to the student crop than another face's crop is
+            assert np.abs(down - small).mean() < 0.5 * np.abs(other.astype(np.float32) - small).mean()

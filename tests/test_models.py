@@ -159,3 +159,26 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path):
         load_model(bad)
     with pytest.raises(ModelLoadError, match="does not exist"):
         load_model(tmp_path / "missing.safetensors")
+
+
+def test_lite_backbone_cuts_mobilenet_v2_at_stride_16(imagenet_mbv2):
+    spec = ModelSpec.create("300w-68", np.random.default_rng(0).uniform(0.1, 0.9, (68, 2)), backbone="mobilenet_v2_s16_c128",
+                            input_size=128, net_stride=16)
+    model = create_model(spec).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 128, 128))
+    assert outs[0].shape == (1, 68, 8, 8) and model.backbone.out_channels == 128
+    loaded, _ = load_imagenet_backbone(model, imagenet_mbv2)
+    ref = torch.load(imagenet_mbv2, weights_only=True)
+    # features.0-13 are torchvision's; the new 1x1 projection (features.14) is not
+    assert loaded == sum(1 for k in ref if k.startswith("features.") and int(k.split(".")[1]) <= 13)
+    assert torch.equal(model.backbone.features[13].conv[2].weight, ref["features.13.conv.2.weight"])
+
+
+def test_spec_stride_must_match_the_backbone():
+    from pipnet_edge.errors import SpecError
+
+    spec = ModelSpec.create("300w-68", np.random.default_rng(0).uniform(0.1, 0.9, (68, 2)), backbone="mobilenet_v2_s16_c128",
+                            input_size=128, net_stride=32)
+    with pytest.raises(SpecError, match="stride 16 but the spec says net_stride 32"):
+        create_model(spec)

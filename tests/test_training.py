@@ -88,3 +88,60 @@ def test_ddp_two_gloo_processes_run_a_step(synthetic_faces, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2 process(es)" in r.stderr
     assert (tmp_path / "ddp" / "final.safetensors").exists()
+
+
+def test_validation_split_is_seeded_and_disjoint(synthetic_faces):
+    from pipnet_edge.errors import DataError
+    from pipnet_edge.training.trainer import split_validation
+
+    recs = load_300w_folder(synthetic_faces)
+    train_a, val_a = split_validation(recs, 0.25, seed=3)
+    train_b, val_b = split_validation(recs, 0.25, seed=3)
+    assert [r.image_path for r in val_a] == [r.image_path for r in val_b] and len(val_a) == 2
+    assert not {r.image_path for r in train_a} & {r.image_path for r in val_a}
+    assert len(train_a) + len(val_a) == len(recs)
+    with pytest.raises(DataError, match="val_fraction"):
+        split_validation(recs, 1.5, seed=0)
+
+
+def test_distillation_from_a_teacher_with_a_larger_input(synthetic_faces, tmp_path):
+    """A 64-px stride-32 teacher teaches a 32-px stride-16 student on the same 2x2 grid."""
+    from pipnet_edge.errors import SpecError
+    from pipnet_edge.training.loss import distill_loss
+
+    quick = {**SMALL, "epochs": 1, "max_steps": 1}
+    teacher = train(TrainConfig(data=str(synthetic_faces), out=str(tmp_path / "t"), **{**quick, "input_size": 64}))
+    student = train(TrainConfig(data=str(synthetic_faces), out=str(tmp_path / "s"), teacher=str(teacher), val_fraction=0.25,
+                                **{**quick, "backbone": "mobilenet_v2_s16_c128", "input_size": 32, "net_stride": 16}))
+    hist = [json.loads(line) for line in (tmp_path / "s" / "history.jsonl").read_text().splitlines()]
+    assert {"kd_score", "kd_offset", "kd_nb", "val_nme"} <= set(hist[-1])
+    assert read_spec(student).input_size == 32 and (tmp_path / "s" / "validation_faces.txt").read_text().count("\n") == 2
+    with pytest.raises(SpecError, match="map size"):  # 32 px at stride 32 is a 1x1 map, the teacher's is 2x2
+        train(TrainConfig(data=str(synthetic_faces), out=str(tmp_path / "bad"), teacher=str(teacher), **{**quick, "input_size": 32}))
+    # the distillation loss is zero when student and teacher agree, positive otherwise
+    outs = tuple(torch.randn(2, c, 2, 2) for c in (68, 68, 68, 680, 680))
+    cell = torch.randint(0, 4, (2, 68))
+    assert float(distill_loss(outs, outs, cell)[0]) == 0.0
+    assert float(distill_loss(outs, tuple(o + 0.1 for o in outs), cell)[0]) > 0.0
+
+
+def test_teacher_neighbours_are_matched_by_landmark_not_by_slot():
+    import numpy as np
+
+    from pipnet_edge.training.loss import distill_loss, neighbor_slot_map
+
+    student = np.array([[1, 2], [0, 2], [1, 0]])
+    teacher = np.array([[2, 1], [0, 1], [1, 0]])  # row 0 swapped, row 1 lists 1 where the student has 2
+    slots, mask = neighbor_slot_map(student, teacher)
+    np.testing.assert_array_equal(slots[0], [1, 0])
+    np.testing.assert_array_equal(mask, [[True, True], [True, False], [True, True]])
+    # a teacher whose neighbour outputs are the student's, permuted by its table, gives zero loss
+    torch.manual_seed(0)
+    s_out = tuple(torch.randn(1, c, 2, 2) for c in (3, 3, 3, 6, 6))
+    perm = [int(np.nonzero(student[i] == teacher[i, k])[0][0]) if teacher[i, k] in student[i] else 0
+            for i in range(3) for k in range(2)]
+    rows = [i * 2 + p for i, p in zip(np.repeat(range(3), 2), perm)]
+    t_out = s_out[:3] + tuple(o[:, rows] for o in s_out[3:])
+    cell = torch.zeros(1, 3, dtype=torch.long)
+    loss, _ = distill_loss(s_out, t_out, cell, nb_map=(torch.from_numpy(slots), torch.from_numpy(mask)))
+    assert float(loss) < 1e-6

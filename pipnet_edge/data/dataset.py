@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Sequence
 
 import numpy as np
@@ -34,6 +35,10 @@ class FaceDataset(Dataset):
     ``offset`` ``(N, 2)``, ``nb_offset`` ``(N, nb, 2)`` targets, ``points`` normalised
     ``(N, 2)`` crop coordinates, ``matrix`` the 2x3 image->input affine, ``index``.
     Images are decoded once and kept in memory when ``cache`` is true.
+
+    With ``teacher_size`` each item also has ``teacher_image``: the same crop (same
+    augmentation draws) rendered at ``teacher_size`` pixels from the source photo, for
+    distillation from a model with a larger input.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class FaceDataset(Dataset):
         augment: AugmentConfig | None = None,
         cache: bool = True,
         seed: int = 0,
+        teacher_size: int | None = None,
     ) -> None:
         if not records:
             raise DataError("the data set is empty")
@@ -58,6 +64,7 @@ class FaceDataset(Dataset):
         self._seed = seed
         self._epoch = 0
         self._perm = np.asarray(spec.scheme.flip_permutation)
+        self.teacher_size = teacher_size
 
     def set_epoch(self, epoch: int) -> None:
         """Makes augmentation a function of (seed, epoch, index): reproducible with workers."""
@@ -93,11 +100,19 @@ class FaceDataset(Dataset):
         crop_pts = geometry.apply(m, pts)
         if flipped:
             crop_pts = crop_pts[self._perm]
+        teacher_crop = None
+        if self.teacher_size:
+            t = self.teacher_size
+            k = t / s  # pixel centres: x_t + 0.5 = k * (x_s + 0.5)
+            mt = geometry.compose(np.array([[k, 0.0, 0.5 * k - 0.5], [0.0, k, 0.5 * k - 0.5]]), m)
+            teacher_crop = cv2.warpAffine(img, mt, (t, t), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            if self.augment is not None:
+                teacher_crop = photometric(teacher_crop, self.augment, copy.deepcopy(rng))
         if self.augment is not None:
             crop = photometric(crop, self.augment, rng)
         norm = geometry.to_normalized(crop_pts, s)
         t = encode(norm, self.spec.neighbor_array, self.spec.map_size)
-        return {
+        item = {
             "image": torch.from_numpy(np.ascontiguousarray(crop)),
             "cell": torch.from_numpy(t.cell),
             "offset": torch.from_numpy(t.offset),
@@ -106,3 +121,6 @@ class FaceDataset(Dataset):
             "matrix": torch.from_numpy(m.astype(np.float64)),
             "index": torch.tensor(i),
         }
+        if teacher_crop is not None:
+            item["teacher_image"] = torch.from_numpy(np.ascontiguousarray(teacher_crop))
+        return item

@@ -65,14 +65,28 @@ _SETTINGS = [  # t, c, n, s
 
 
 class MobileNetV2(nn.Module):
-    """MobileNetV2 feature extractor: stride 32, ``out_channels`` = 1280 * max(1, width)."""
+    """MobileNetV2 feature extractor ending in a 1x1 ConvBNReLU to ``out_channels``.
 
-    def __init__(self, width_mult: float = 1.0, last_channel: int | None = None) -> None:
+    ``out_stride`` 32 is the full network (``out_channels`` = 1280 * max(1, width) by
+    default). ``out_stride`` 16 stops after the 96-channel stage (the last stride-16 block),
+    so ``features.0``-``features.13`` keep torchvision's layout and load its ImageNet
+    weights; the closing 1x1 projection is then ``features.14`` with ``last_channel``
+    outputs (new weights; its shape never matches torchvision's ``features.14``).
+    """
+
+    def __init__(self, width_mult: float = 1.0, last_channel: int | None = None, out_stride: int = 32) -> None:
         super().__init__()
+        if out_stride not in (16, 32):
+            raise ValueError(f"out_stride must be 16 or 32, got {out_stride}")
         inp = _make_divisible(32 * width_mult)
         self.out_channels = last_channel or _make_divisible(1280 * max(1.0, width_mult))
+        self.out_stride = out_stride
         features: list[nn.Module] = [ConvBNReLU(3, inp, stride=2)]
+        stride = 2
         for t, c, n, s in _SETTINGS:
+            if stride * s > out_stride:
+                break
+            stride *= s
             oup = _make_divisible(c * width_mult)
             for i in range(n):
                 features.append(InvertedResidual(inp, oup, s if i == 0 else 1, t))
@@ -92,4 +106,15 @@ class MobileNetV2(nn.Module):
 
 @register_backbone("mobilenet_v2")
 def mobilenet_v2(**kwargs) -> MobileNetV2:
+    """The paper's backbone: full MobileNetV2, stride 32, 1280 channels."""
     return MobileNetV2(**kwargs)
+
+
+@register_backbone("mobilenet_v2_s16_c128")
+def mobilenet_v2_s16_c128(**kwargs) -> MobileNetV2:
+    """The lite backbone: MobileNetV2 cut at stride 16 (after the 96-channel stage), 128 channels.
+
+    Meant for 128x128 input (an 8x8 map, as the full model at 256): about 82 M MAC with
+    PIPNet's heads at ``num_nb`` 10, against 519 M for MobileNetV2 at 256.
+    """
+    return MobileNetV2(last_channel=128, out_stride=16, **kwargs)

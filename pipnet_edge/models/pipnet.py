@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import SpecError
 from ..spec import ModelSpec
 from .registry import create_backbone
 
@@ -27,6 +28,12 @@ class PIPNet(nn.Module):
         super().__init__()
         self.spec = spec
         self.backbone = create_backbone(spec.backbone, **backbone_kwargs)
+        stride = getattr(self.backbone, "out_stride", 32)
+        if stride != spec.net_stride:
+            raise SpecError(
+                f"backbone {spec.backbone!r} has stride {stride} but the spec says net_stride {spec.net_stride}; "
+                f"pass --net-stride {stride}"
+            )
         c, n, nb = self.backbone.out_channels, spec.num_points, spec.num_nb
         self.cls_layer = nn.Conv2d(c, n, 1)
         self.x_layer = nn.Conv2d(c, n, 1)

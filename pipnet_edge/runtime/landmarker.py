@@ -55,8 +55,9 @@ class Landmarker:
     """Facial landmarks with a PIPNet artifact.
 
     Args:
-        model: an exported ``.tflite`` / ``.onnx`` / ``.xml`` file, or a bundled model name
-            (``"default"``); ``None`` loads the bundled default (full-INT8 TFLite).
+        model: an exported ``.tflite`` / ``.onnx`` / ``.xml`` file, or a bundled model name:
+            ``"default"`` (MobileNetV2, 256 px, the accurate one) or ``"lite"`` (128 px, the
+            fast one); ``None`` loads the bundled default (full-INT8 TFLite).
         backend: ``"auto"`` (by file type), ``"tflite"``, ``"onnxruntime"`` or ``"openvino"``.
         num_threads: CPU threads for the backend (``None``: backend default; TFLite uses 1).
         delegate: TFLite external delegate, a ``.so`` path (e.g. an NPU vendor's) or a loaded delegate.

@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
@@ -22,7 +23,7 @@ from ..metrics import summarize
 from ..models import create_model, load_imagenet_backbone
 from ..models.checkpoint import load_training_state, save_model, save_training_state
 from ..spec import CropRule, ModelSpec
-from .loss import pipnet_loss
+from .loss import distill_loss, neighbor_slot_map, pipnet_loss
 from .normalize import normalize_batch
 
 __all__ = ["TrainConfig", "train", "build_spec"]
@@ -54,7 +55,10 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     val_data: str | None = None
+    val_fraction: float = 0.0  # hold out this share of --data (seeded) as the validation set
     val_every: int = 5
+    teacher: str | None = None  # float model to distil from (same map size, scheme and neighbours)
+    distill_weight: float = 0.5  # loss = (1 - w) * ground truth + w * teacher
     resume: str | None = None
     max_steps: int | None = None  # stop early (tests, smoke runs)
     qat: bool = False
@@ -105,6 +109,46 @@ def build_spec(cfg: TrainConfig, records: list[FaceRecord]) -> ModelSpec:
     )
 
 
+def split_validation(records: list[FaceRecord], fraction: float, seed: int) -> tuple[list[FaceRecord], list[FaceRecord]]:
+    """Hold out ``fraction`` of the faces (seeded, so a resumed or repeated run holds out the same ones)."""
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"val_fraction must be between 0 and 1, got {fraction}")
+    count = int(round(len(records) * fraction))
+    if count < 1 or count >= len(records):
+        raise DataError(f"val_fraction {fraction} of {len(records)} faces leaves no training or no validation faces")
+    order = np.random.default_rng(seed).permutation(len(records))
+    held = set(order[:count].tolist())
+    return [r for i, r in enumerate(records) if i not in held], [r for i, r in enumerate(records) if i in held]
+
+
+def _load_teacher(cfg: TrainConfig, spec: ModelSpec, device: torch.device):
+    """The frozen float teacher; it must predict on the student's grid with the same neighbours."""
+    from ..errors import SpecError
+    from ..models.checkpoint import load_model
+
+    if cfg.qat:
+        raise SpecError("--teacher distils into float training; QAT fine-tunes without a teacher")
+    teacher = load_model(cfg.teacher)
+    t = teacher.spec
+    if (t.scheme.name, t.num_points, t.map_size, t.num_nb) != (spec.scheme.name, spec.num_points, spec.map_size, spec.num_nb):
+        raise SpecError(
+            f"teacher {cfg.teacher} ({t.scheme.name}, {t.map_size}x{t.map_size} map, num_nb {t.num_nb}) does not match the "
+            f"student ({spec.scheme.name}, {spec.map_size}x{spec.map_size} map, num_nb {spec.num_nb}): distillation needs the "
+            "same scheme, map size and num_nb"
+        )
+    if t.crop != spec.crop:
+        raise SpecError(f"teacher {cfg.teacher} crops faces with {t.crop}, the student with {spec.crop}")
+    log.info("distilling from %s (%s, %dx%d input), weight %.2f", cfg.teacher, t.backbone, t.input_size, t.input_size,
+             cfg.distill_weight)
+    teacher = teacher.to(device).to(memory_format=torch.channels_last).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    slots, mask = neighbor_slot_map(spec.neighbor_array, t.neighbor_array)
+    if not mask.all():
+        log.info("%d of %d neighbour slots are not in the teacher's table and are not distilled", int((~mask).sum()), mask.size)
+    return teacher, torch.from_numpy(slots).to(device), torch.from_numpy(mask).to(device)
+
+
 def _lr_at(cfg: TrainConfig, epoch: int) -> float:
     return cfg.lr * cfg.lr_gamma ** sum(epoch >= s for s in cfg.lr_steps)
 
@@ -124,6 +168,13 @@ def train(cfg: TrainConfig) -> Path:
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
 
     records = load_faces(cfg.data)
+    val_records: list[FaceRecord] | None = None
+    if cfg.val_fraction:
+        records, val_records = split_validation(records, cfg.val_fraction, cfg.seed)
+        if _is_main():
+            (out / "validation_faces.txt").write_text("".join(f"{r.image_path}\n" for r in val_records))
+            log.info("holding out %d of %d faces for validation (list in %s)", len(val_records),
+                     len(records) + len(val_records), out / "validation_faces.txt")
     start_epoch, state = 0, None
     if cfg.resume:
         state = load_training_state(cfg.resume)
@@ -166,6 +217,9 @@ def train(cfg: TrainConfig) -> Path:
         model = model.to(device).to(memory_format=torch.channels_last)
         params = model.parameters()
 
+    teacher, nb_map = None, None
+    if cfg.teacher:
+        teacher, *nb_map = _load_teacher(cfg, spec, device)
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if state is not None and "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
@@ -174,7 +228,8 @@ def train(cfg: TrainConfig) -> Path:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     aug = AugmentConfig(**cfg.augment)
-    dataset = FaceDataset(records, spec, augment=aug, seed=cfg.seed)
+    dataset = FaceDataset(records, spec, augment=aug, seed=cfg.seed,
+                          teacher_size=teacher.spec.input_size if teacher is not None else None)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, seed=cfg.seed) if world > 1 else None
     generator = torch.Generator().manual_seed(cfg.seed)
     loader = DataLoader(
@@ -189,7 +244,10 @@ def train(cfg: TrainConfig) -> Path:
     )
     if len(loader) == 0:
         raise DataError(f"{len(dataset)} faces are fewer than one batch of {cfg.batch_size}")
-    val_records = load_faces(cfg.val_data) if cfg.val_data and _is_main() else None
+    if cfg.val_data:
+        val_records = load_faces(cfg.val_data)
+    if not _is_main():
+        val_records = None
 
     log.info(
         "training %s PIPNet (%d points, num_nb %d, %dx%d) on %d faces, %d epochs, batch %d x %d process(es), device %s%s",
@@ -217,7 +275,7 @@ def train(cfg: TrainConfig) -> Path:
 
             bar = it = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", dynamic_ncols=True, mininterval=2.0)
         t0 = time.time()
-        sums = {"loss": 0.0, "score": 0.0, "offset": 0.0, "nb": 0.0}
+        sums: dict[str, float] = {}
         seen = 0
         for batch in it:
             if cfg.qat:  # the QAT graph takes raw pixels (normalisation folded into its first conv)
@@ -226,18 +284,22 @@ def train(cfg: TrainConfig) -> Path:
                 x = normalize_batch(batch["image"], spec).to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and not cfg.qat):
                 outputs = train_model(x)
-            loss, parts = pipnet_loss(
-                outputs, batch["cell"].to(device), batch["offset"].to(device), batch["nb_offset"].to(device)
-            )
+            cell = batch["cell"].to(device)
+            loss, parts = pipnet_loss(outputs, cell, batch["offset"].to(device), batch["nb_offset"].to(device))
+            if teacher is not None:
+                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    soft = teacher(normalize_batch(batch["teacher_image"], teacher.spec).to(device))
+                kd, kd_parts = distill_loss(outputs, soft, cell, nb_map=tuple(nb_map))
+                loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * kd
+                parts.update(kd_parts)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch + 1}; lower --lr")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             seen += 1
-            sums["loss"] += float(loss.detach())
-            for k, v in parts.items():
-                sums[k] += v
+            for k, v in {"loss": float(loss.detach()), **parts}.items():
+                sums[k] = sums.get(k, 0.0) + v
             if bar is not None:
                 bar.set_postfix(loss=f"{sums['loss'] / seen:.4f}", lr=f"{lr:.0e}")
             step += 1

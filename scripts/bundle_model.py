@@ -1,6 +1,6 @@
-"""Put a trained default model into ``pipnet_edge/assets`` (run from the repository root).
+"""Put a trained model into ``pipnet_edge/assets`` as a bundled model (run from the repository root).
 
-    python scripts/bundle_default_model.py --float runs/mbv2/final.safetensors \
+    python scripts/bundle_model.py --model default --float runs/mbv2/final.safetensors \
         --qat runs/mbv2-qat/qat.safetensors --tflite-int8 exports/pipnet_mbv2_300w68_tflite-int8.tflite
 
 Float weights are stored as float16 safetensors (landmarks move < 0.02 px), the QAT model in
@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipnet_edge.assets import ASSETS_DIR, BUNDLED_MODELS  # noqa: E402
+from pipnet_edge.assets import ASSETS_DIR, BUNDLED  # noqa: E402
 from pipnet_edge.models.checkpoint import load_model, save_model  # noqa: E402
 from pipnet_edge.training.qat import QATModel  # noqa: E402
 
@@ -27,16 +27,18 @@ LICENCE = "trained on 300W (iBUG) images: non-commercial research use only"
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", default="default", choices=sorted(BUNDLED), help="which bundled model to replace")
     p.add_argument("--float", required=True)
     p.add_argument("--qat", required=True)
     p.add_argument("--tflite-int8", required=True)
     args = p.parse_args()
     model = load_model(args.float)
     model.spec.extra["licence"] = LICENCE
-    save_model(model, ASSETS_DIR / BUNDLED_MODELS["default-float"], dtype=torch.float16)
-    QATModel.load(args.qat).save(ASSETS_DIR / BUNDLED_MODELS["default-qat"])
-    shutil.copyfile(args.tflite_int8, ASSETS_DIR / BUNDLED_MODELS["default"])
-    for name in BUNDLED_MODELS.values():
+    files = BUNDLED[args.model].files
+    save_model(model, ASSETS_DIR / files[f"{args.model}-float"], dtype=torch.float16)
+    QATModel.load(args.qat).save(ASSETS_DIR / files[f"{args.model}-qat"])
+    shutil.copyfile(args.tflite_int8, ASSETS_DIR / files[args.model])
+    for name in files.values():
         print(f"{name}: {(ASSETS_DIR / name).stat().st_size / 1e6:.2f} MB")
     return 0
 

@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""Runtime results on one machine, and their comparison across machines (the aarch64 CI stage).
+
+``run`` records what the runtime returns on this machine: the landmarks, the network's input
+crops and its raw head outputs for every face, per model. ``compare`` checks two recordings
+(x86 reference, aarch64 candidate) against per-model bounds::
+
+    python scripts/aarch64_compare.py run --model tflite-int8=default --model tflite-int8-lite=lite --model onnx=exports/m_onnx.onnx --out x86.npz
+    python scripts/aarch64_compare.py compare x86.npz arm.npz [arm2.npz ...]
+
+(several candidate files: one recording split over parallel runs, e.g. one model each).
+
+Faces: ``docs/astronaut.png`` (boxes from the default Haar detector, the whole pipeline) and
+``--faces`` (per model: ``--faces-of NAME=N``) training faces of ``$PIPNET_EDGE_SHARED/data/300w/train`` with their ground-truth
+boxes (skipped with a note when the folder is absent; their NME is reported for context). Each
+recording also notes the kernels a backend used (TFLite: XNNPACK or its builtin kernels).
+Torch-free: numpy, OpenCV, pipnet_edge and the backends the models need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PIPNET_EDGE_SHARED", REPO.parent / "shared"))
+ASTRONAUT = REPO / "docs" / "astronaut.png"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """How far the candidate's landmarks may move from the reference's, in image pixels."""
+
+    max_px: float
+    why: str
+    expect_exact: bool = False
+
+
+# Bounds per model name (the names ``run --model NAME=PATH`` records).
+BOUNDS: dict[str, Bound] = {
+    # XNNPACK on both sides: exact integer sums, the same fp32 requantization -> bit-exact (measured
+    # on QEMU cortex-a72 and cortex-a76). TFLite's builtin kernels (used when XNNPACK does not start)
+    # round differently on each CPU: +-30 steps in the int8 heads, landmarks up to ~9 px apart, so a
+    # failure here usually means one side ran without XNNPACK (see the kernels column).
+    "tflite-int8": Bound(0.5, "INT8 TFLite: expected bit-exact", expect_exact=True),
+    "tflite-int8-lite": Bound(0.5, "INT8 TFLite (bundled lite model): expected bit-exact", expect_exact=True),
+    # float32 kernels differ (AVX-512 vs NEON summation order): measured 6e-5 px at most.
+    "onnx": Bound(1e-3, "float32: summation order only"),
+    # onnxruntime's MLAS: exact integer sums and fp32 requantization on both CPUs -> measured
+    # bit-exact vs an AVX-512 VNNI x86. onnxruntime documents that its u8s8 kernels may saturate on
+    # x86 CPUs without VNNI; such a reference could move landmarks, and this bound would say so.
+    "onnx-int8": Bound(0.5, "INT8 QDQ ONNX: expected bit-exact", expect_exact=True),
+}
+
+HEADS = ("score", "offset_x", "offset_y", "nb_x", "nb_y")
+
+
+class Face(NamedTuple):
+    """One input image: a name, the file, and for labelled faces the ground-truth box and points."""
+
+    name: str
+    image: Path
+    box: np.ndarray | None = None
+    truth: np.ndarray | None = None
+
+
+class RecordingBackend:
+    """Wraps a loaded backend and keeps every input batch and output dict it sees."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.inputs: list[np.ndarray] = []
+        self.outputs: list[dict[str, np.ndarray]] = []
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        out = self.inner.run(images)
+        self.inputs.append(np.array(images, copy=True))
+        self.outputs.append({k: np.array(v, copy=True) for k, v in out.items()})
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def training_faces(count: int) -> list[Face]:
+    """``count`` faces spread evenly over the sorted 300W training folder, with their ground truth."""
+    from pipnet_edge.data.annotations import IMAGE_SUFFIXES, read_pts
+    from pipnet_edge.runtime import geometry
+
+    folder = SHARED / "data" / "300w" / "train"
+    if count <= 0:
+        return []
+    pts_files = sorted(folder.glob("*.pts"))
+    if not pts_files:
+        print(f"note: no 300W faces in {folder}: running on {ASTRONAUT.name} only (set PIPNET_EDGE_SHARED)")
+        return []
+    picks = [pts_files[i] for i in np.unique(np.linspace(0, len(pts_files) - 1, count).round().astype(int))]
+    faces = []
+    for pts_path in picks:
+        image = next((pts_path.with_suffix(s) for s in IMAGE_SUFFIXES if pts_path.with_suffix(s).exists()), None)
+        if image is None:
+            raise SystemExit(f"error: {pts_path} has no image next to it")
+        truth = read_pts(pts_path)
+        faces.append(Face(pts_path.stem, image, geometry.box_from_points(truth), truth))
+    return faces
+
+
+def read_bgr(path: Path) -> np.ndarray:
+    """The image as ``cv2.imread`` gives it (BGR); exits with a message when it cannot be read."""
+    import cv2
+
+    img = cv2.imread(str(path))
+    if img is None:
+        raise SystemExit(f"error: cannot read image {path}")
+    return img
+
+
+def kernels(backend: Any) -> str:
+    """Which kernels a backend runs: TFLite's XNNPACK delegate or builtin kernels, onnxruntime's providers."""
+    if backend.name == "tflite":
+        try:
+            ops = backend.interpreter._get_ops_details()  # private, but the only way to see the delegate
+        except Exception:  # noqa: BLE001 - an older/newer interpreter: just say we do not know
+            return "tflite ?"
+        return "xnnpack" if any(op["op_name"] == "DELEGATE" for op in ops) else "tflite builtin"
+    if backend.name == "onnxruntime":
+        return "+".join(p.replace("ExecutionProvider", "") for p in backend.session.get_providers())
+    return backend.name
+
+
+def nme_percent(lm: Any, predicted: list[np.ndarray], truth: list[np.ndarray]) -> float:
+    """NME (%) of the labelled faces, normalised as the model's landmark scheme says; NaN without labels."""
+    from pipnet_edge.metrics import per_point_errors
+
+    if not truth:
+        return float("nan")
+    return float(per_point_errors(np.stack(predicted), np.stack(truth), lm.spec.scheme).mean() * 100)
+
+
+def run_model(name: str, model: str, faces: list[Face]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Landmarks, crops and head outputs of one model on every face (arrays keyed ``NAME.field``) and its facts."""
+    from pipnet_edge.runtime import Landmarker
+
+    lm = Landmarker(model, num_threads=1, color_order="BGR")
+    rec = RecordingBackend(lm.backend)
+    lm.backend = rec
+    ids: list[str] = []
+    points, boxes, labelled, truth = [], [], [], []
+    seconds = 0.0
+    for face in faces:
+        img = read_bgr(face.image)
+        t0 = time.perf_counter()
+        result = lm.detect(img, boxes=face.box)
+        seconds += time.perf_counter() - t0
+        for k, found in enumerate(result.faces):
+            ids.append(f"{face.name}#{k}")
+            points.append(found.points)
+            boxes.append(found.box)
+        if face.truth is not None and result.faces:
+            labelled.append(result.faces[0].points)
+            truth.append(face.truth)
+    if not ids:
+        raise SystemExit(f"error: {name}: no face found in any image")
+    facts = {"kernels": kernels(rec.inner), "nme": nme_percent(lm, labelled, truth), "labelled": len(truth)}
+    out = {
+        f"{name}.ids": np.array(ids),
+        f"{name}.points": np.stack(points).astype(np.float32),
+        f"{name}.boxes": np.stack(boxes).astype(np.float32),
+        f"{name}.crops": np.concatenate(rec.inputs),
+        f"{name}.seconds": np.float64(seconds),
+        f"{name}.images": np.int64(len(faces)),
+    }
+    for head in HEADS:
+        out[f"{name}.{head}"] = np.concatenate([o[head] for o in rec.outputs]).astype(np.float32)
+    ms = seconds / len(faces) * 1000
+    print(f"{name:12s} {len(ids):3d} faces in {len(faces):3d} images {ms:8.1f} ms/image  ({lm.backend.describe()}, {facts['kernels']})")
+    return out, facts
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages whose kernels the comparison depends on."""
+    from importlib import metadata
+
+    versions = {}
+    for dist in ("numpy", "opencv-python-headless", "ai-edge-litert", "onnxruntime"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "-"
+    return versions
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    models = dict(parse_model(m) for m in args.model)
+    counts = {name: int(n) for name, n in (parse_pair(m, "--faces-of", "NAME=N") for m in args.faces_of)}
+    meta = {
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "qemu_cpu": os.environ.get("QEMU_CPU", ""),
+        "packages": package_versions(),
+        "models": list(models),
+        "facts": {},
+    }
+    print(describe(meta))
+    arrays: dict[str, np.ndarray] = {}
+    for name, model in models.items():
+        faces = [Face("astronaut", ASTRONAUT)] + training_faces(counts.get(name, args.faces))
+        model_arrays, meta["facts"][name] = run_model(name, model, faces)
+        arrays.update(model_arrays)
+    arrays["meta"] = np.array(json.dumps(meta))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(args.out, **arrays)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def parse_pair(text: str, option: str, form: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of a command-line option; exits with the expected form otherwise."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise SystemExit(f"error: {option} takes {form}, got {text!r}")
+    return name, value
+
+
+BUNDLED_NAMES = ("default", "lite")  # bundled full-INT8 TFLite models, loaded by name
+
+
+def parse_model(text: str) -> tuple[str, str]:
+    """``--model NAME=PATH``: the name and an existing file (or a bundled name: ``default``, ``lite``)."""
+    name, path = parse_pair(text, "--model", "NAME=PATH (or NAME=default / NAME=lite for a bundled model)")
+    if path not in BUNDLED_NAMES and not Path(path).is_file():
+        raise SystemExit(f"error: model file {path} does not exist")
+    return name, path
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@dataclass
+class Comparison:
+    """Differences of one model between the reference and the candidate recording."""
+
+    name: str
+    faces: int
+    max_px: float
+    mean_px: float
+    moved_1px: int
+    exact: bool
+    heads_max: float
+    crops_equal: bool
+    crops_max: int
+    boxes_max: float
+    ref_ms: float
+    cand_ms: float
+    ref_facts: dict
+    cand_facts: dict
+    bound: Bound
+
+    @property
+    def ok(self) -> bool:
+        return self.max_px <= self.bound.max_px
+
+
+def compare_model(name: str, ref: Any, cand: Any, ref_facts: dict, cand_facts: dict) -> Comparison:
+    """Compare ``name``'s arrays of two loaded recordings; raises SystemExit when they do not line up."""
+    if name not in BOUNDS:
+        raise SystemExit(f"error: no bound for model {name!r}; add it to BOUNDS in {Path(__file__).name}")
+    ref_ids, cand_ids = list(ref[f"{name}.ids"]), list(cand[f"{name}.ids"])
+    if ref_ids != cand_ids:
+        only_ref = sorted(set(ref_ids) - set(cand_ids))[:5]
+        only_cand = sorted(set(cand_ids) - set(ref_ids))[:5]
+        raise SystemExit(
+            f"error: {name}: the two runs saw different faces (reference only: {only_ref}, candidate only: {only_cand}); "
+            "did both runs read the same data folder and find the same detector boxes?"
+        )
+    d = np.linalg.norm(ref[f"{name}.points"].astype(np.float64) - cand[f"{name}.points"], axis=-1)
+    heads_max = max(float(np.abs(ref[f"{name}.{h}"] - cand[f"{name}.{h}"]).max()) for h in HEADS)
+    crops_d = np.abs(ref[f"{name}.crops"].astype(np.int16) - cand[f"{name}.crops"].astype(np.int16))
+    images = int(ref[f"{name}.images"])
+    return Comparison(
+        name=name,
+        faces=len(ref_ids),
+        max_px=float(d.max()),
+        mean_px=float(d.mean()),
+        moved_1px=int((d > 1.0).sum()),
+        exact=bool(np.array_equal(ref[f"{name}.points"], cand[f"{name}.points"])) and heads_max == 0.0,
+        heads_max=heads_max,
+        crops_equal=bool(crops_d.max() == 0),
+        crops_max=int(crops_d.max()),
+        boxes_max=float(np.abs(ref[f"{name}.boxes"] - cand[f"{name}.boxes"]).max()),
+        ref_ms=float(ref[f"{name}.seconds"]) / images * 1000,
+        cand_ms=float(cand[f"{name}.seconds"]) / images * 1000,
+        ref_facts=ref_facts,
+        cand_facts=cand_facts,
+        bound=BOUNDS[name],
+    )
+
+
+def describe(meta: dict) -> str:
+    """One line on where a recording was made: machine, emulated CPU, Python and package versions."""
+    cpu = f" (QEMU_CPU={meta['qemu_cpu']})" if meta.get("qemu_cpu") else ""
+    pk = ", ".join(f"{k} {v}" for k, v in meta["packages"].items())
+    return f"{meta['machine']}{cpu}, Python {meta['python']}: {pk}"
+
+
+def print_report(rows: list[Comparison], ref_meta: dict, cand_meta: dict) -> None:
+    """The comparison table (differences, bounds) and the context table (kernels, NME, speed)."""
+    print(f"reference: {describe(ref_meta)}")
+    print(f"candidate: {describe(cand_meta)}")
+    head = f"{'model':12s} {'faces':>5s} {'max px':>9s} {'mean px':>9s} {'>1px':>5s} {'bit-exact':>9s} " \
+           f"{'heads max|d|':>12s} {'crops':>7s} {'bound px':>8s}  result"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        crops = "same" if r.crops_equal else f"d<={r.crops_max}"
+        print(
+            f"{r.name:12s} {r.faces:5d} {r.max_px:9.2e} {r.mean_px:9.2e} {r.moved_1px:5d} {'yes' if r.exact else 'no':>9s} "
+            f"{r.heads_max:12.3e} {crops:>7s} {r.bound.max_px:8.0e}  {'ok' if r.ok else 'FAIL'}"
+        )
+    print("(px: landmark displacement in image pixels, candidate vs reference)")
+    print(f"{'model':12s} {'kernels ref / cand':34s} {'NME % ref / cand (faces)':>26s} {'ms/image ref / cand':>22s}")
+    for r in rows:
+        k = f"{r.ref_facts['kernels']} / {r.cand_facts['kernels']}"
+        nme = f"{r.ref_facts['nme']:.3f} / {r.cand_facts['nme']:.3f} ({r.ref_facts['labelled']})" if r.ref_facts["labelled"] else "-"
+        ms = f"{r.ref_ms:.1f} / {r.cand_ms:.1f}"
+        print(f"{r.name:12s} {k:34s} {nme:>26s} {ms:>22s}")
+    print("(NME on the labelled training faces; ms: 1 thread, the candidate's under emulation when QEMU_CPU is set)")
+
+
+def print_notes(r: Comparison) -> None:
+    """Explain a model's differences: detector boxes, crops, kernels, lost bit-exactness."""
+    if r.boxes_max > 0:
+        print(f"note: {r.name}: face boxes differ by up to {r.boxes_max:.3g} px (the Haar detector's result differs)")
+    if not r.crops_equal:
+        print(f"note: {r.name}: input crops differ by up to {r.crops_max} grey levels (OpenCV warpAffine differs)")
+    if r.ref_facts["kernels"] != r.cand_facts["kernels"]:
+        hint = " (XNNPACK needs /sys/devices/system/cpu to start on Linux)" if "xnnpack" in r.ref_facts["kernels"] else ""
+        print(f"note: {r.name}: different kernels: {r.ref_facts['kernels']} vs {r.cand_facts['kernels']}{hint}")
+    if r.bound.expect_exact and not r.exact:
+        print(f"WARNING: {r.name}: expected bit-exact results, got max {r.max_px:.3g} px / heads {r.heads_max:.3g}")
+
+
+def load_recordings(paths: list[str]) -> tuple[dict[str, np.ndarray], dict]:
+    """Arrays and meta of one or more recordings of one machine (models merged)."""
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict = {}
+    for path in paths:
+        with np.load(path) as f:
+            part = {k: f[k] for k in f.files}
+        m = json.loads(str(part.pop("meta")))
+        if meta and (m["machine"], m["packages"]) != (meta["machine"], meta["packages"]):
+            raise SystemExit(f"error: {path} comes from another machine or package set than {paths[0]}")
+        if not meta:
+            meta = {**m, "models": [], "facts": {}}
+        meta["models"] += [n for n in m["models"] if n not in meta["models"]]
+        meta["facts"].update(m["facts"])
+        arrays.update(part)
+    return arrays, meta
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    ref, ref_meta = load_recordings([args.reference])
+    cand, cand_meta = load_recordings(args.candidate)
+    missing = [m for m in ref_meta["models"] if m not in cand_meta["models"]]
+    if missing:
+        raise SystemExit(f"error: the candidate lacks model(s) {missing}; run both sides with the same --model list")
+    rows = [compare_model(n, ref, cand, ref_meta["facts"][n], cand_meta["facts"][n]) for n in ref_meta["models"]]
+    print_report(rows, ref_meta, cand_meta)
+    failures = 0
+    for r in rows:
+        print_notes(r)
+        if not r.ok:
+            failures += 1
+            print(f"FAIL: {r.name}: landmarks moved up to {r.max_px:.3g} px, over the {r.bound.max_px:g} px bound ({r.bound.why})")
+    print("comparison " + ("passed" if not failures else f"FAILED for {failures} model(s)"))
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="aarch64_compare.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="record landmarks, crops and head outputs on this machine")
+    r.add_argument("--model", action="append", required=True, help="NAME=PATH (PATH 'default': the bundled model); repeatable")
+    r.add_argument("--faces", type=int, default=24, help="300W training faces to add (default 24; 0: astronaut only)")
+    r.add_argument("--faces-of", action="append", default=[], help="NAME=N: training faces for one model; repeatable")
+    r.add_argument("--out", required=True, help="output .npz")
+    c = sub.add_parser("compare", help="compare two recordings against the per-model bounds")
+    c.add_argument("reference", help="reference .npz (x86)")
+    c.add_argument("candidate", nargs="+", help="candidate .npz file(s) (aarch64)")
+    args = p.parse_args(argv)
+    return cmd_run(args) if args.cmd == "run" else cmd_compare(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
