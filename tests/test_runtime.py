@@ -139,3 +139,23 @@ def test_video_timestamps_must_increase(artifacts):
     lm._track = {"raw": np.zeros((68, 2)), "ts": 100, "filter": None}
     with pytest.raises(InputError, match="increase"):
         lm.detect_for_video(_photo(), 100)
+
+
+def test_tflite_graph_that_cannot_resize_its_batch_runs_faces_one_at_a_time(tmp_path):
+    """MobileNetV3's squeeze-excite reshape is traced with batch 1, so XNNPACK cannot resize the
+    graph: several faces then run one at a time, with the same points as one-by-one calls."""
+    from pipnet_edge import ModelSpec
+    from pipnet_edge.models import create_model
+
+    spec = ModelSpec.create("300w-68", np.random.default_rng(0).uniform(0.2, 0.8, (68, 2)), backbone="mobilenet_v3_small",
+                            input_size=64)
+    torch.manual_seed(0)
+    path = export_one(ExportContext(create_model(spec).eval(), None, None, tmp_path, "se", {}), "tflite")["path"]
+    lm = Landmarker(path, detector=None)
+    img = _photo()
+    boxes = np.array([[10, 10, 60, 60], [50, 20, 110, 80], [90, 30, 150, 100]], float)
+    many = lm.detect(img, boxes=boxes)
+    one = [lm.detect(img, boxes=b[None])[0] for b in boxes]
+    assert lm.backend._per_image, "this graph was expected to reject a batch of 3"
+    for a, b in zip(many, one):
+        np.testing.assert_array_equal(a.points, b.points)

@@ -122,12 +122,18 @@ def split_validation(records: list[FaceRecord], fraction: float, seed: int) -> t
 
 
 def _load_teacher(cfg: TrainConfig, spec: ModelSpec, device: torch.device):
-    """The frozen float teacher; it must predict on the student's grid with the same neighbours."""
+    """The frozen float teacher and the map of its neighbour slots onto the student's.
+
+    It must predict on the student's grid (same scheme, map size, num_nb and crop rule);
+    neighbour tables may differ slightly (mean faces of slightly different data).
+    """
     from ..errors import SpecError
     from ..models.checkpoint import load_model
 
     if cfg.qat:
         raise SpecError("--teacher distils into float training; QAT fine-tunes without a teacher")
+    if not 0.0 < cfg.distill_weight <= 1.0:
+        raise SpecError(f"--distill-weight must be in (0, 1], got {cfg.distill_weight}")
     teacher = load_model(cfg.teacher)
     t = teacher.spec
     if (t.scheme.name, t.num_points, t.map_size, t.num_nb) != (spec.scheme.name, spec.num_points, spec.map_size, spec.num_nb):

@@ -7,6 +7,8 @@ Outputs are read through the model's signature by name, never by tensor index.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ...errors import InputError, ModelLoadError
@@ -14,6 +16,8 @@ from ...models_io import INPUT_NAME
 from .base import Backend, dequantize, quantize
 
 __all__ = ["TFLiteBackend", "import_interpreter"]
+
+log = logging.getLogger("pipnet_edge.runtime")
 
 
 def import_interpreter():
@@ -57,6 +61,7 @@ class TFLiteBackend(Backend):
                 model_path=str(path), num_threads=num_threads or 1, experimental_delegates=delegates or None
             )
             self.runner = self.interpreter.get_signature_runner()
+            self._per_image = False  # set once a batch cannot be resized
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"TFLite cannot load {path}: {exc}") from None
         ins = self.runner.get_input_details()
@@ -73,6 +78,13 @@ class TFLiteBackend(Backend):
             return None
         return float(scales[0]), int(zps[0])
 
+    def _invoke_per_image(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        try:
+            parts = [self.runner(**{INPUT_NAME: np.ascontiguousarray(x[i : i + 1])}) for i in range(len(x))]
+        except (ValueError, RuntimeError) as exc:
+            raise InputError(f"TFLite rejected input of shape {x[:1].shape} {x.dtype}: {exc}") from None
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
         dtype = np.dtype(self.input["dtype"])
         if dtype.kind in "iu":
@@ -82,10 +94,18 @@ class TFLiteBackend(Backend):
             x = quantize(images, qp[0], qp[1], dtype)
         else:
             x = images.astype(dtype, copy=False)
-        try:
-            raw = self.runner(**{INPUT_NAME: np.ascontiguousarray(x)})
-        except (ValueError, RuntimeError) as exc:
-            raise InputError(f"TFLite rejected input of shape {x.shape} {x.dtype}: {exc}") from None
+        if len(x) > 1 and self._per_image:
+            raw = self._invoke_per_image(x)
+        else:
+            try:
+                raw = self.runner(**{INPUT_NAME: np.ascontiguousarray(x)})
+            except (ValueError, RuntimeError) as exc:
+                if len(x) == 1:
+                    raise InputError(f"TFLite rejected input of shape {x.shape} {x.dtype}: {exc}") from None
+                # some graphs (e.g. a reshape traced with batch 1) cannot be resized; faces go one at a time
+                log.info("%s cannot run a batch of %d (%s); running faces one at a time", self.path.name, len(x), exc)
+                self._per_image = True
+                raw = self._invoke_per_image(x)
         out = {}
         for name, arr in raw.items():
             det = self.outputs[name]
