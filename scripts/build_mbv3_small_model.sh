@@ -15,4 +15,4 @@ python -m pipnet_edge.train --data "$DATA/train" --val-fraction 0.1 --val-every 
 python -m pipnet_edge.evaluate --model runs/mbv3s/final.safetensors --data "$DATA/test" --out runs/eval-mbv3s-float
 python -m pipnet_edge.evaluate --model runs/mbv3s-qat/qat.safetensors --data "$DATA/test" --out runs/eval-mbv3s-qat
 python -m pipnet_edge.export --target tflite-int8 --weights runs/mbv3s-qat/qat.safetensors --name pipnet_mbv3s_300w68 \
-    --out exports-mbv3s --data "$DATA/test" --data-limit 0
+    --out exports --data "$DATA/test" --data-limit 0
