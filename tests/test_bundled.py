@@ -136,3 +136,12 @@ def test_bundled_qat_model_re_exports_the_bundled_int8_tflite(tmp_path, name):
     again = open_predictor(path).heads(crops)
     for name in ("score", "offset_x", "nb_y"):
         np.testing.assert_array_equal(getattr(again, name), getattr(shipped, name))
+
+
+def test_bundled_torch_weights_are_not_runtime_models():
+    from pipnet_edge.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="the runtime loads 'lite'"):
+        Landmarker("lite-float")
+    with pytest.raises(ModelLoadError, match="unknown|does not exist"):
+        Landmarker("medium")

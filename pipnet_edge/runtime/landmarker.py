@@ -120,6 +120,9 @@ class Landmarker:
         if model is None:
             return bundled_model_path("default")
         if isinstance(model, str) and model in BUNDLED_MODELS:
+            if model.endswith(("-float", "-qat")):
+                runtime_name = model.rsplit("-", 1)[0]
+                raise ModelLoadError(f"bundled {model!r} holds torch weights for export; the runtime loads {runtime_name!r}")
             return bundled_model_path(model)
         path = Path(model)
         if not path.exists():
