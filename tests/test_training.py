@@ -90,7 +90,7 @@ def test_ddp_two_gloo_processes_run_a_step(synthetic_faces, tmp_path):
     assert (tmp_path / "ddp" / "final.safetensors").exists()
 
 
-def test_validation_split_is_seeded_and_disjoint(synthetic_faces):
+def test_validation_split_is_seeded_and_disjoint(synthetic_faces, tmp_path):
     from pipnet_edge.errors import DataError
     from pipnet_edge.training.trainer import split_validation
 
@@ -102,6 +102,10 @@ def test_validation_split_is_seeded_and_disjoint(synthetic_faces):
     assert len(train_a) + len(val_a) == len(recs)
     with pytest.raises(DataError, match="val_fraction"):
         split_validation(recs, 1.5, seed=0)
+    with pytest.raises(DataError, match="not both"):
+        train(TrainConfig(data=str(synthetic_faces), out=str(tmp_path / "run"), val_data=str(synthetic_faces), val_fraction=0.25,
+                          **SMALL))
+    assert not (tmp_path / "run").exists(), "the arguments are checked before anything is written"
 
 
 def test_distillation_from_a_teacher_with_a_larger_input(synthetic_faces, tmp_path):

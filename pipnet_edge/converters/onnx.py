@@ -154,4 +154,3 @@ def activations_to_uint8(model) -> int:
     if changed:  # intermediate type annotations said int8; let the runtime infer them again
         del graph.value_info[:]
     return changed
-

@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 
-
 from ..spec import CropRule
 
 

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from ..data.annotations import FaceRecord, load_faces, stack_points
 from ..data.augment import AugmentConfig
 from ..data.dataset import FaceDataset
-from ..errors import DataError
+from ..errors import DataError, SpecError
 from ..meanface import compute_mean_face
 from ..metrics import summarize
 from ..models import create_model, load_imagenet_backbone
@@ -57,7 +57,7 @@ class TrainConfig:
     val_data: str | None = None
     val_fraction: float = 0.0  # hold out this share of --data (seeded) as the validation set
     val_every: int = 5
-    teacher: str | None = None  # float model to distil from (same map size, scheme and neighbours)
+    teacher: str | None = None  # float model to distil from (same scheme, map size, num_nb and crop rule)
     distill_weight: float = 0.5  # loss = (1 - w) * ground truth + w * teacher
     resume: str | None = None
     max_steps: int | None = None  # stop early (tests, smoke runs)
@@ -127,7 +127,6 @@ def _load_teacher(cfg: TrainConfig, spec: ModelSpec, device: torch.device):
     It must predict on the student's grid (same scheme, map size, num_nb and crop rule);
     neighbour tables may differ slightly (mean faces of slightly different data).
     """
-    from ..errors import SpecError
     from ..models.checkpoint import load_model
 
     if cfg.qat:
@@ -152,7 +151,7 @@ def _load_teacher(cfg: TrainConfig, spec: ModelSpec, device: torch.device):
     slots, mask = neighbor_slot_map(spec.neighbor_array, t.neighbor_array)
     if not mask.all():
         log.info("%d of %d neighbour slots are not in the teacher's table and are not distilled", int((~mask).sum()), mask.size)
-    return teacher, torch.from_numpy(slots).to(device), torch.from_numpy(mask).to(device)
+    return teacher, (torch.from_numpy(slots).to(device), torch.from_numpy(mask).to(device))
 
 
 def _lr_at(cfg: TrainConfig, epoch: int) -> float:
@@ -161,6 +160,8 @@ def _lr_at(cfg: TrainConfig, epoch: int) -> float:
 
 def train(cfg: TrainConfig) -> Path:
     """Run training; returns the path of the final model file (``best``/``final`` safetensors)."""
+    if cfg.val_fraction and cfg.val_data:
+        raise DataError("give either val_data (a labelled folder) or val_fraction (a hold-out of data), not both")
     device = _pick_device(cfg.device)
     rank, world = _setup_distributed(device)
     if cfg.threads:
@@ -223,9 +224,7 @@ def train(cfg: TrainConfig) -> Path:
         model = model.to(device).to(memory_format=torch.channels_last)
         params = model.parameters()
 
-    teacher, nb_map = None, None
-    if cfg.teacher:
-        teacher, *nb_map = _load_teacher(cfg, spec, device)
+    teacher, nb_map = _load_teacher(cfg, spec, device) if cfg.teacher else (None, None)
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if state is not None and "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
@@ -295,7 +294,7 @@ def train(cfg: TrainConfig) -> Path:
             if teacher is not None:
                 with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     soft = teacher(normalize_batch(batch["teacher_image"], teacher.spec).to(device))
-                kd, kd_parts = distill_loss(outputs, soft, cell, nb_map=tuple(nb_map))
+                kd, kd_parts = distill_loss(outputs, soft, cell, nb_map=nb_map)
                 loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * kd
                 parts.update(kd_parts)
             if not torch.isfinite(loss):

@@ -61,9 +61,9 @@ class TFLiteBackend(Backend):
                 model_path=str(path), num_threads=num_threads or 1, experimental_delegates=delegates or None
             )
             self.runner = self.interpreter.get_signature_runner()
-            self._per_image = False  # set once a batch cannot be resized
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"TFLite cannot load {path}: {exc}") from None
+        self._per_image = False  # set once a batch cannot be resized
         ins = self.runner.get_input_details()
         if INPUT_NAME not in ins:
             raise ModelLoadError(f"{path}: signature has no input {INPUT_NAME!r} (inputs: {sorted(ins)})")
