@@ -149,4 +149,4 @@ def test_cli_exports_a_bundled_model_by_name(tmp_path):
     from pipnet_edge.runtime.metadata import read_artifact_info
 
     info = read_artifact_info(tmp_path / "pipnet_lite_300w68_onnx.onnx")
-    assert info.spec.input_size == 128 and info.spec.backbone == "mobilenet_v2_s16_c128"
+    assert info.spec.input_size == 112 and info.spec.backbone == "mobilenet_v2_s16_c512" and info.spec.num_nb == 5

@@ -182,3 +182,28 @@ def test_spec_stride_must_match_the_backbone():
                             input_size=128, net_stride=32)
     with pytest.raises(SpecError, match="stride 16 but the spec says net_stride 32"):
         create_model(spec)
+
+
+@pytest.mark.parametrize("backbone, size, last_stage, channels", [
+    ("mobilenet_v2_s16_c256", 112, 13, 256),  # cut after the 96-channel stage, 7x7 map
+    ("mobilenet_v2_s16_160d_c256", 96, 16, 256),  # the 160-channel stage kept at stride 16, dilated: 6x6 map
+])
+def test_stride_16_backbones_load_imagenet_through_their_last_stage(imagenet_mbv2, backbone, size, last_stage, channels):
+    spec = ModelSpec.create("300w-68", np.random.default_rng(0).uniform(0.1, 0.9, (68, 2)), backbone=backbone,
+                            input_size=size, net_stride=16)
+    model = create_model(spec).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(2, 3, size, size))
+    assert outs[0].shape == (2, 68, size // 16, size // 16) and model.backbone.out_channels == channels
+    loaded, _ = load_imagenet_backbone(model, imagenet_mbv2)
+    ref = torch.load(imagenet_mbv2, weights_only=True)
+    assert loaded == sum(1 for k in ref if k.startswith("features.") and int(k.split(".")[1]) <= last_stage)
+    dw = model.backbone.features[last_stage].conv[1][0]  # the depthwise 3x3 of the last ImageNet block
+    assert dw.dilation == ((2, 2) if last_stage > 13 else (1, 1))
+
+
+def test_mobilenet_v2_rejects_a_stage_count_it_does_not_have():
+    from pipnet_edge.models.mobilenetv2 import MobileNetV2
+
+    with pytest.raises(ValueError, match="stages must be 1-7"):
+        MobileNetV2(out_stride=16, stages=8)

@@ -40,7 +40,7 @@ class BundledModel:
 BUNDLED = {
     "default": BundledModel("default", "pipnet_mbv2_300w68", "MobileNetV2-PIPNet-68, 256x256 input, stride 32: the accurate one"),
     "lite": BundledModel("lite", "pipnet_lite_300w68",
-                         "MobileNetV2 cut at stride 16 with 128 channels, 128x128 input, distilled from default: the fast one"),
+                         "MobileNetV2 cut at stride 16 with a 512-channel projection, 112x112 input, num_nb 5: the fast one"),
 }
 
 # every bundled file by name ("default", "default-float", "default-qat", "lite", ...)

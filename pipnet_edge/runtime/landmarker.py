@@ -56,7 +56,7 @@ class Landmarker:
 
     Args:
         model: an exported ``.tflite`` / ``.onnx`` / ``.xml`` file, or a bundled model name:
-            ``"default"`` (MobileNetV2, 256 px, the accurate one) or ``"lite"`` (128 px, the
+            ``"default"`` (MobileNetV2, 256 px, the accurate one) or ``"lite"`` (112 px, the
             fast one); ``None`` loads the bundled default (full-INT8 TFLite).
         backend: ``"auto"`` (by file type), ``"tflite"``, ``"onnxruntime"`` or ``"openvino"``.
         num_threads: CPU threads for the backend (``None``: backend default; TFLite uses 1).
