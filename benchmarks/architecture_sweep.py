@@ -40,6 +40,7 @@ CANDIDATES = [
     ("mobilenet_v2_s16_c256", 112, 16, 10),
     ("mobilenet_v2_s16_c512", 112, 16, 5),  # the lite model
     ("mobilenet_v2_s16_c512", 112, 16, 10),
+    ("mobilenet_v2_s16_c768", 112, 16, 5),
     ("mobilenet_v2_s16_160d_c256", 96, 16, 10),
     ("mobilenet_v3_small", 160, 32, 10),
     ("mobilenet_v3_small", 192, 32, 10),

@@ -186,6 +186,8 @@ def test_spec_stride_must_match_the_backbone():
 
 @pytest.mark.parametrize("backbone, size, last_stage, channels", [
     ("mobilenet_v2_s16_c256", 112, 13, 256),  # cut after the 96-channel stage, 7x7 map
+    ("mobilenet_v2_s16_c512", 112, 13, 512),  # the lite model's
+    ("mobilenet_v2_s16_c768", 112, 13, 768),
     ("mobilenet_v2_s16_160d_c256", 96, 16, 256),  # the 160-channel stage kept at stride 16, dilated: 6x6 map
 ])
 def test_stride_16_backbones_load_imagenet_through_their_last_stage(imagenet_mbv2, backbone, size, last_stage, channels):
@@ -207,3 +209,5 @@ def test_mobilenet_v2_rejects_a_stage_count_it_does_not_have():
 
     with pytest.raises(ValueError, match="stages must be 1-7"):
         MobileNetV2(out_stride=16, stages=8)
+    short = MobileNetV2(out_stride=32, stages=5)  # stops after the 96-channel stage: stride 16, whatever out_stride allows
+    assert short.out_stride == 16 and short(torch.zeros(1, 3, 64, 64)).shape[-1] == 4

@@ -74,9 +74,10 @@ class MobileNetV2(nn.Module):
     outputs (new weights; its shape never matches torchvision's ``features.14``).
 
     ``stages`` (1-7, default: as many as ``out_stride`` allows) keeps that many of the seven
-    inverted-residual stages; stages past ``out_stride`` run at that stride with their
-    depthwise convolutions dilated by 2 (as DeepLab does), so their ImageNet weights still
-    load (``features.14``-``features.17``) and the map keeps its size.
+    inverted-residual stages (``self.out_stride`` is the stride they reach); stages past
+    ``out_stride`` run at that stride with their depthwise convolutions dilated by 2 (as
+    DeepLab does), so their ImageNet weights still load (``features.14``-``features.17``)
+    and the map keeps its size.
     """
 
     def __init__(self, width_mult: float = 1.0, last_channel: int | None = None, out_stride: int = 32,
@@ -88,7 +89,6 @@ class MobileNetV2(nn.Module):
             raise ValueError(f"stages must be 1-{len(_SETTINGS)}, got {stages}")
         inp = _make_divisible(32 * width_mult)
         self.out_channels = last_channel or _make_divisible(1280 * max(1.0, width_mult))
-        self.out_stride = out_stride
         features: list[nn.Module] = [ConvBNReLU(3, inp, stride=2)]
         stride, dilation = 2, 1
         for k, (t, c, n, s) in enumerate(_SETTINGS):
@@ -103,6 +103,7 @@ class MobileNetV2(nn.Module):
             for i in range(n):
                 features.append(InvertedResidual(inp, oup, s if i == 0 else 1, t, dilation))
                 inp = oup
+        self.out_stride = stride  # fewer stages than out_stride allows end at a smaller stride
         features.append(ConvBNReLU(inp, self.out_channels, kernel=1))
         self.features = nn.Sequential(*features)
         for m in self.modules():
@@ -161,3 +162,9 @@ def mobilenet_v2_s16_c512(**kwargs) -> MobileNetV2:
     1 thread on the 2-core x86 VM.
     """
     return MobileNetV2(last_channel=512, out_stride=16, **kwargs)
+
+
+@register_backbone("mobilenet_v2_s16_c768")
+def mobilenet_v2_s16_c768(**kwargs) -> MobileNetV2:
+    """The lite backbone with a 768-channel projection (at 112x112 and ``num_nb`` 5: about 89 M MAC)."""
+    return MobileNetV2(last_channel=768, out_stride=16, **kwargs)
