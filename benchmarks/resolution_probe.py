@@ -30,8 +30,7 @@ def upsampled_crops(records, spec, size: int) -> tuple[np.ndarray, np.ndarray]:
     from pipnet_edge.evaluation.runner import read_face_crops
     from pipnet_edge.runtime import geometry
 
-    small = type("Spec", (), {"crop": spec.crop, "input_size": size})()
-    crops, mats = read_face_crops(records, small)
+    crops, mats = read_face_crops(records, spec, input_size=size)
     n = spec.input_size
     if size == n:
         return crops, mats
@@ -45,9 +44,9 @@ def upsampled_crops(records, spec, size: int) -> tuple[np.ndarray, np.ndarray]:
 def probe(model: str, data: str, sizes: list[int], batch: int = 32) -> list[dict]:
     from pipnet_edge.data.annotations import load_faces
     from pipnet_edge.evaluation import open_predictor
+    from pipnet_edge.evaluation.runner import predict_crops
     from pipnet_edge.metrics import summarize
-    from pipnet_edge.runtime import geometry
-    from pipnet_edge.runtime.decode import DecodeTables, decode
+    from pipnet_edge.runtime.decode import DecodeTables
 
     records = load_faces(data)
     predictor = open_predictor(model)
@@ -57,12 +56,9 @@ def probe(model: str, data: str, sizes: list[int], batch: int = 32) -> list[dict
     rows = []
     for size in [spec.input_size, *sizes]:
         crops, mats = upsampled_crops(records, spec, size)
-        points = []
-        for i in range(0, len(crops), batch):
-            pts, _ = decode(predictor.heads(crops[i : i + batch]), tables)
-            px = geometry.from_normalized(pts, spec.input_size)
-            points += [geometry.apply(geometry.invert(mats[i + k]), px[k]) for k in range(len(px))]
-        s = summarize(np.stack(points), truth, spec.scheme)
+        points = [predict_crops(predictor, crops[i : i + batch], mats[i : i + batch], tables)[0]
+                  for i in range(0, len(crops), batch)]
+        s = summarize(np.concatenate(points), truth, spec.scheme)
         rows.append({"crop_px": size, "model_input_px": spec.input_size, "nme": round(s.nme, 3),
                      "fr10": round(s.failure_rate, 2), "faces": s.faces})
         print(json.dumps(rows[-1]), flush=True)

@@ -14,7 +14,7 @@ from ..runtime.decode import DecodeTables, decode
 from ..runtime.preprocess import crop_faces
 from .predictors import Predictor
 
-__all__ = ["Predictions", "predict_faces", "read_face_crops"]
+__all__ = ["Predictions", "predict_faces", "predict_crops", "read_face_crops"]
 
 
 @dataclass
@@ -27,9 +27,11 @@ class Predictions:
     names: list[str]
 
 
-def read_face_crops(records: Sequence[FaceRecord], spec) -> tuple[np.ndarray, np.ndarray]:
+def read_face_crops(records: Sequence[FaceRecord], spec, input_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Crops by the spec's rule at ``input_size`` (default: the spec's) px, and their image -> crop matrices."""
     import cv2
 
+    size = input_size or spec.input_size
     crops, mats = [], []
     for r in records:
         img = cv2.imread(str(r.image_path))
@@ -37,10 +39,23 @@ def read_face_crops(records: Sequence[FaceRecord], spec) -> tuple[np.ndarray, np
             raise DataError(f"cannot read {r.image_path}")
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         box = r.box if r.box is not None else geometry.box_from_points(r.points)
-        c, m = crop_faces(img, np.asarray(box, np.float64)[None], spec.crop, spec.input_size)
+        c, m = crop_faces(img, np.asarray(box, np.float64)[None], spec.crop, size)
         crops.append(c[0])
         mats.append(m[0])
     return np.stack(crops), np.stack(mats)
+
+
+def predict_crops(
+    predictor: Predictor, crops: np.ndarray, mats: np.ndarray, tables: DecodeTables | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks of ``(B, S, S, 3)`` crops in image pixels (``mats``: image -> crop) and the heatmap argmax cells."""
+    spec = predictor.spec
+    heads = predictor.heads(crops)
+    pts, _ = decode(heads, tables or DecodeTables.from_spec(spec))
+    b, n = heads.score.shape[:2]
+    px = geometry.from_normalized(pts, spec.input_size)
+    points = np.stack([geometry.apply(geometry.invert(mats[k]), px[k]) for k in range(b)])
+    return points, heads.score.reshape(b, n, -1).argmax(-1)
 
 
 def predict_faces(predictor: Predictor, records: Sequence[FaceRecord], batch_size: int = 16, progress: bool = False) -> Predictions:
@@ -53,17 +68,12 @@ def predict_faces(predictor: Predictor, records: Sequence[FaceRecord], batch_siz
         it = tqdm(it, desc=predictor.name, unit="batch", leave=False)
     pts_all, cells_all = [], []
     for i in it:
-        chunk = records[i : i + batch_size]
-        crops, mats = read_face_crops(chunk, spec)
-        heads = predictor.heads(crops)
-        pts, _ = decode(heads, tables)
-        b, n = heads.score.shape[:2]
-        cells_all.append(heads.score.reshape(b, n, -1).argmax(-1))
-        px = geometry.from_normalized(pts, spec.input_size)
-        for k in range(len(chunk)):
-            pts_all.append(geometry.apply(geometry.invert(mats[k]), px[k]))
+        crops, mats = read_face_crops(records[i : i + batch_size], spec)
+        pts, cells = predict_crops(predictor, crops, mats, tables)
+        pts_all.append(pts)
+        cells_all.append(cells)
     return Predictions(
-        np.stack(pts_all).astype(np.float32),
+        np.concatenate(pts_all).astype(np.float32),
         np.stack([r.points for r in records]).astype(np.float32),
         np.concatenate(cells_all),
         [r.name for r in records],
