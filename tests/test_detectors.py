@@ -1,13 +1,34 @@
-"""Detector front-ends: the crop-rule calibration recovers a known box offset; YuNet needs a calibrated rule."""
+"""Face detectors: the typed result, NMS, the bundled YuNet and Haar detectors, crop-rule calibration, bad input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pipnet_edge.errors import ModelLoadError
-from pipnet_edge.runtime.detectors import HaarFaceDetector, YuNetFaceDetector, box_iou, calibrate_crop_rule
+from pipnet_edge.calibration.crop_rules import calibrate_crop_rule
+from pipnet_edge.errors import DataError, InputError, ModelLoadError
+from pipnet_edge.runtime.detectors import (
+    DETECTORS,
+    Detections,
+    HaarFaceDetector,
+    YuNetFaceDetector,
+    as_detections,
+    box_iou,
+    create_detector,
+    nms,
+    weighted_nms,
+)
+from pipnet_edge.runtime.detectors.yunet import YUNET_CROP_RULE, yunet_model_path
+from pipnet_edge.runtime.preprocess import box_regions, roll_angles
 from pipnet_edge.spec import CropRule
+
+from conftest import ROOT
+
+
+def _astronaut():
+    import cv2
+
+    return cv2.cvtColor(cv2.imread(str(ROOT / "docs" / "astronaut.png")), cv2.COLOR_BGR2RGB)
 
 
 class ShiftedDetector:
@@ -36,26 +57,131 @@ def test_calibration_recovers_the_box_mapping():
     # detector box side = 0.8 s; the target crop side is 1.1 s -> scale 1.375; centre 0.1 s above -> -0.125 box heights
     assert rule.scale == pytest.approx(1.375)
     assert rule.shift_y == pytest.approx(-0.125)
-    assert rule.shift_x == pytest.approx(0.0, abs=1e-9)
+    assert rule.shift_x == pytest.approx(0.0, abs=1e-6)  # boxes are float32
     assert stats["matched"] == 20
 
 
-def test_box_iou():
+def test_calibration_finds_nothing():
+    class Blind:
+        crop_rule = CropRule()
+
+        def detect(self, image):
+            return np.zeros((0, 5))
+
+    with pytest.raises(DataError, match="found none"):
+        calibrate_crop_rule(Blind(), [None], [np.array([0, 0, 10, 10.0])], CropRule())
+
+
+def test_box_iou_and_nms():
     a = np.array([[0, 0, 10, 10]])
     b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]])
     np.testing.assert_allclose(box_iou(a, b)[0], [1.0, 1 / 3, 0.0])
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30]], float)
+    np.testing.assert_array_equal(nms(boxes, np.array([0.5, 0.9, 0.7]), 0.3), [1, 2])
+
+
+def test_weighted_nms_averages_a_cluster_by_score():
+    boxes = np.array([[0, 0, 10, 10], [2, 0, 12, 10], [50, 50, 60, 60]], float)
+    scores = np.array([0.9, 0.3, 0.8])
+    kps = np.array([[[1, 1]], [[3, 1]], [[55, 55]]], float)
+    out = weighted_nms(boxes, scores, kps, 0.3)
+    assert len(out) == 2
+    np.testing.assert_allclose(out.boxes[0], [0.5, 0, 10.5, 10])  # (0.9 * 0 + 0.3 * 2) / 1.2
+    np.testing.assert_allclose(out.keypoints[0, 0], [1.5, 1])
+    np.testing.assert_allclose(out.scores, [0.9, 0.8])
+
+
+def test_detections_type():
+    d = Detections(np.array([[0, 0, 10, 10], [5, 5, 50, 50]]), [0.2, 0.9], np.zeros((2, 5, 2)))
+    assert len(d.sorted()) == 2 and d.sorted().scores[0] == pytest.approx(0.9)
+    assert len(d.filtered(min_score=0.5)) == 1
+    assert len(d.filtered(max_faces=1)) == 1 and d.filtered(max_faces=1).scores[0] == pytest.approx(0.9)
+    assert len(d.filtered(min_size=20)) == 1
+    np.testing.assert_allclose(d.scaled(2, 3).boxes[1], [10, 15, 100, 150])
+    assert as_detections(d.as_array()).keypoints is None
+    assert len(as_detections(np.zeros((0, 5)))) == 0
+    with pytest.raises(InputError, match=r"\(K, 5\)"):
+        as_detections(np.zeros((3, 7)))
+    with pytest.raises(InputError, match="scores"):
+        Detections(np.zeros((2, 4)), [1.0])
+    with pytest.raises(InputError, match="keypoints"):
+        Detections(np.zeros((2, 4)), [1.0, 1.0], np.zeros((3, 5, 2)))
+
+
+def test_roll_turns_the_crop_with_the_face():
+    # the eye on the image's right is higher: the face leans counter-clockwise on screen by 45 degrees
+    assert roll_angles(np.array([[0.0, 0.0]]), np.array([[10.0, -10.0]]))[0] == pytest.approx(45)
+    upright = box_regions(np.array([[0, 0, 100, 100.0]]), CropRule(1.0, 0.0, 0.1))
+    np.testing.assert_allclose(upright[0], [50, 60, 100, 0])
+    turned = box_regions(np.array([[0, 0, 100, 100.0]]), CropRule(1.0, 0.0, 0.1), np.array([90.0]))
+    np.testing.assert_allclose(turned[0], [60, 50, 100, 90], atol=1e-9)  # the face's "down" points to screen right
+
+
+def test_yunet_finds_the_face_with_keypoints():
+    det = YuNetFaceDetector()
+    assert det.crop_rule == YUNET_CROP_RULE != CropRule()  # calibrated, not the landmark-box default
+    found = det.detect(_astronaut())
+    assert len(found) == 1 and found.scores[0] > 0.8
+    x0, y0, x1, y1 = found.boxes[0]
+    assert 150 < x0 < x1 < 300 and 40 < y0 < y1 < 200
+    kp = found.keypoints[0]
+    assert kp.shape == (5, 2)
+    assert kp[0, 0] < kp[1, 0], "the eye on the image's left comes first"
+    assert kp[2, 1] > kp[:2, 1].max() and kp[3:, 1].min() > kp[2, 1]  # nose below the eyes, mouth below the nose
+    assert len(det.detect(np.full((240, 320, 3), 127, np.uint8))) == 0
+
+
+def test_yunet_min_face_size_raises_the_working_resolution():
+    det = YuNetFaceDetector()
+    assert det.working_size(1080, 1920) == (320, 180)
+    det_small = YuNetFaceDetector(min_face_size=40)
+    w, h = det_small.working_size(1080, 1920)
+    assert w > 320 and h == round(1080 * w / 1920)
+    assert det.working_size(100, 80) == (80, 100)  # never enlarged
+
+
+def test_yunet_from_bytes_and_bad_files(tmp_path):
+    data = yunet_model_path().read_bytes()
+    assert len(YuNetFaceDetector(model_bytes=data).detect(_astronaut())) == 1
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        YuNetFaceDetector(model_path=tmp_path / "missing.onnx")
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="empty"):
+        YuNetFaceDetector(model_path=empty)
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ModelLoadError, match="not a YuNet ONNX model"):
+        YuNetFaceDetector(model_path=corrupt)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"min_confidence": 1.5}, "min_confidence"),
+        ({"max_faces": 0}, "max_faces"),
+        ({"min_face_size": -3}, "min_face_size"),
+        ({"num_threads": 0}, "num_threads"),
+    ],
+)
+def test_yunet_bad_options(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        YuNetFaceDetector(**kwargs)
+
+
+def test_registry_and_create_detector():
+    assert set(DETECTORS) == {"yunet", "blazeface-short", "blazeface-full", "haar"}
+    assert isinstance(create_detector(), YuNetFaceDetector)
+    assert isinstance(create_detector("default"), YuNetFaceDetector)
+    assert create_detector("yunet", min_confidence=0.9, max_faces=None).min_confidence == 0.9
+    with pytest.raises(InputError, match="unknown detector 'retina'"):
+        create_detector("retina")
+    with pytest.raises(InputError, match="does not take min_face_size"):
+        create_detector("blazeface-short", min_face_size=40)
 
 
 def test_haar_detector_ships_with_a_calibrated_rule():
     det = HaarFaceDetector()
     assert det.crop_rule != CropRule()  # calibrated, not the landmark-box default
     assert len(det.detect(np.full((200, 200, 3), 127, np.uint8))) == 0
-
-
-def test_yunet_requires_a_calibrated_rule(tmp_path):
-    f = tmp_path / "yunet.onnx"
-    f.write_bytes(b"x")
-    with pytest.raises(ModelLoadError, match="calibrated crop_rule"):
-        YuNetFaceDetector(str(f))
-    with pytest.raises(ModelLoadError, match="does not exist"):
-        YuNetFaceDetector(str(tmp_path / "missing.onnx"), crop_rule=CropRule())
+    assert len(det.detect(_astronaut())) >= 1

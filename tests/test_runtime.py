@@ -135,8 +135,8 @@ def test_model_without_metadata_is_rejected(artifacts, tmp_path):
 
 
 def test_video_timestamps_must_increase(artifacts):
-    lm = Landmarker(artifacts["onnx"], detector=None)
-    lm._track = {"raw": np.zeros((68, 2)), "ts": 100, "filter": None}
+    lm = Landmarker(artifacts["onnx"], running_mode="video")
+    lm.detect_for_video(_photo(), 100)
     with pytest.raises(InputError, match="increase"):
         lm.detect_for_video(_photo(), 100)
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..runtime.preprocess import crop_faces
 from ..spec import ModelSpec
 
 __all__ = ["CalibrationSet", "load_calibration_set", "MIN_CALIBRATION_IMAGES"]
@@ -59,25 +58,28 @@ def load_calibration_set(source: str | Path, spec: ModelSpec, count: int = 300, 
         crops = list(read_face_crops([records[int(i)] for i in pick], spec)[0])
         kind = "landmark boxes (300W protocol)"
     else:
-        from ..runtime.detectors import HaarFaceDetector
+        from ..runtime.detectors import create_detector
+        from ..runtime.preprocess import box_regions, crop_regions, roll_angles
 
         files = sorted(p for p in source.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp"))
         if not files:
             raise DataError(f"calibration folder {source} holds no images (.jpg/.png/...) and no .pts annotations")
-        det = HaarFaceDetector()
+        det = create_detector()
         crops = []
         for i in rng.permutation(len(files)):
             img = cv2.imread(str(files[int(i)]))
             if img is None:
                 continue
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            boxes = det.detect(img)
-            if len(boxes):
-                c, _ = crop_faces(img, boxes[:1, :4], det.crop_rule, spec.input_size)
+            found = det.detect(img)
+            if len(found):
+                # the Landmarker's own crop of the best face: the detector's rule, turned upright by its eye keypoints
+                roll = roll_angles(found.keypoints[:1, 0], found.keypoints[:1, 1])
+                c, _ = crop_regions(img, box_regions(found.boxes[:1], det.crop_rule, roll), spec.input_size)
                 crops.append(c[0])
             if len(crops) >= count:
                 break
-        kind = "Haar detector boxes"
+        kind = "YuNet detector boxes"
     if len(crops) < MIN_CALIBRATION_IMAGES:
         raise DataError(
             f"calibration source {source} gave {len(crops)} face crops; at least {MIN_CALIBRATION_IMAGES} are needed "

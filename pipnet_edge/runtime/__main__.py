@@ -1,7 +1,8 @@
 """``python -m pipnet_edge.runtime PHOTO_OR_VIDEO [--model M] [--out FILE]``: annotate a photo or a video.
 
-Photos: every face the detector finds gets its landmarks drawn. Videos: one face tracked with
-``detect_for_video`` (detector on the first frame and when tracking is lost, smoothed points).
+Photos: every face the detector finds gets its landmarks drawn. Videos: up to ``--max-faces``
+faces tracked with ``detect_for_video`` (stable ids, smoothed points; the detector runs on the
+first frame, every ``--redetect-interval`` frames and after a track is lost).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="exported .tflite/.onnx/.xml (default: the bundled model)")
     p.add_argument("--backend", default="auto")
     p.add_argument("--threads", type=int)
+    p.add_argument("--detector", default="yunet", help="yunet (default), blazeface-short, blazeface-full or haar")
+    p.add_argument("--min-face-size", type=float, help="smallest face to find, in pixels (slower on large photos)")
+    p.add_argument("--max-faces", type=int, default=8)
+    p.add_argument("--redetect-interval", type=int, default=10, help="video: run the detector every N frames")
     p.add_argument("--out", help="output file (default: INPUT_landmarks.<ext>)")
     args = p.parse_args(argv)
     import cv2
@@ -33,8 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not src.exists():
             raise PipnetEdgeError(f"{src} does not exist")
-        lm = Landmarker(args.model, backend=args.backend, num_threads=args.threads, color_order="BGR")
-        if src.suffix.lower() in VIDEO_SUFFIXES:
+        video = src.suffix.lower() in VIDEO_SUFFIXES
+        lm = Landmarker(args.model, backend=args.backend, num_threads=args.threads, color_order="BGR", detector=args.detector,
+                        min_face_size=args.min_face_size, max_faces=args.max_faces, redetect_interval=args.redetect_interval,
+                        running_mode="video" if video else "image")
+        if video:
             out = Path(args.out or src.with_name(src.stem + "_landmarks.mp4"))
             cap = cv2.VideoCapture(str(src))
             if not cap.isOpened():
@@ -55,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 n += 1
             if writer is not None:
                 writer.release()
-            print(f"{n} frames, {(time.time() - t0) / max(n, 1) * 1000:.1f} ms/frame -> {out}")
+            print(f"{n} frames, {(time.time() - t0) / max(n, 1) * 1000:.1f} ms/frame, detector on {lm.detector_calls} -> {out}")
         else:
             img = cv2.imread(str(src))
             if img is None:

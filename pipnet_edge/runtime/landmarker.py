@@ -1,4 +1,4 @@
-"""``Landmarker``: face landmarks from a photo or a video stream, over any exported artifact.
+"""``Landmarker``: face landmarks from a photo, a video or a live stream, over any exported artifact.
 
 Three lines to landmarks::
 
@@ -7,15 +7,25 @@ Three lines to landmarks::
     faces = Landmarker().detect(cv2.imread("photo.jpg"), color_order="BGR")
 
 The model file carries its own ModelSpec (landmarks, input size, neighbours, crop rule), so
-nothing else is needed. Backends are imported only when a model of their format is opened.
+nothing else is needed. Backends are imported only when a model of their format is opened; the
+face detector in front (YuNet by default) is loaded on first use.
+
+Running modes follow MediaPipe Tasks: ``"image"`` (:meth:`Landmarker.detect`), ``"video"``
+(:meth:`Landmarker.detect_for_video`, faces tracked from frame to frame) and ``"live_stream"``
+(:meth:`Landmarker.detect_async`, results delivered to a callback, frames dropped while busy).
+
+Thread safety: a Landmarker serialises its own calls with a lock, so sharing one between threads
+is safe but runs one call at a time; for parallel work create one Landmarker per thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -23,95 +33,148 @@ from ..errors import InputError, ModelLoadError
 from . import geometry
 from .backends import open_backend
 from .decode import DecodeTables, decode_nhwc
+from .detectors import DEFAULT_DETECTOR, Detections, as_detections, box_iou, create_detector
 from .metadata import ArtifactInfo, read_artifact_info
-from .preprocess import as_rgb, check_boxes, crop_faces
+from .preprocess import as_rgb, box_regions, check_boxes, crop_regions, roll_angles
 from .results import FaceLandmarks, LandmarkerResult
 from .smoothing import OneEuroFilter
 
-__all__ = ["Landmarker", "LandmarkerOptions"]
+__all__ = ["Landmarker", "LandmarkerOptions", "RUNNING_MODES"]
 
 log = logging.getLogger("pipnet_edge.runtime")
 
+RUNNING_MODES = ("image", "video", "live_stream")
 
-@dataclass
+
+@dataclass(frozen=True)
 class LandmarkerOptions:
-    """Options of a :class:`Landmarker` (see its docstring for each field)."""
+    """Everything a :class:`Landmarker` can be told; the single source of its defaults.
+
+    Attributes:
+        model: an exported ``.tflite`` / ``.onnx`` / ``.xml`` file, or a bundled model name:
+            ``"default"`` (MobileNetV2, 256 px, the accurate one) or ``"lite"`` (112 px, the fast
+            one); ``None`` loads the bundled default (full-INT8 TFLite).
+        backend: ``"auto"`` (by file type), ``"tflite"``, ``"onnxruntime"`` or ``"openvino"``.
+        num_threads: CPU threads for the model and the detector (``None``: backend default; TFLite uses 1).
+        delegate: TFLite external delegate, a ``.so`` path (e.g. an NPU vendor's) or a loaded delegate.
+        device: OpenVINO device (``"CPU"``, ``"GPU"``, ``"NPU"``) or onnxruntime providers list.
+        backend_options: extra keyword options for the backend.
+        detector: the face detector used when no boxes are given: ``"yunet"`` (the default),
+            ``"blazeface-short"``, ``"blazeface-full"``, ``"haar"``, ``None`` (boxes required), or
+            any object with ``detect(image_rgb)`` and ``crop_rule``.
+        min_detection_confidence: drop detector boxes scored below this (``None``: the detector's default).
+        min_face_size: smallest face to find, in photo pixels (YuNet, Haar). ``None``: faces from
+            about 8 % of the photo's longer side; smaller values cost time on large photos.
+        max_faces: most faces per image (best detector scores first) and most tracks in video.
+        align_faces: turn tilted faces upright before the model, using the detector's eye keypoints.
+        color_order: channel order of the images you pass (``"RGB"``, or ``"BGR"`` as ``cv2.imread`` gives).
+        running_mode: ``"image"``, ``"video"`` or ``"live_stream"`` (which ``detect*`` method is allowed).
+        redetect_interval: in video, run the detector every this many frames (and whenever a track
+            is lost) so faces that walk in are picked up.
+        track_min_score: in video, a track whose mean heatmap peak falls below this is dropped.
+        smoothing: One Euro smoothing of each track's points in video.
+        use_nrm: merge the neighbour (NRM) predictions into each point (PIPNet's decode).
+        result_callback: ``callback(result, image_rgb, timestamp_ms)`` for ``"live_stream"``.
+    """
 
     model: str | Path | None = None
     backend: str = "auto"
     num_threads: int | None = None
     delegate: Any = None
-    device: str | None = None
-    detector: Any = "default"
-    color_order: str = "RGB"
+    device: str | list | None = None
+    backend_options: dict | None = None
+    detector: Any = DEFAULT_DETECTOR
+    min_detection_confidence: float | None = None
+    min_face_size: float | None = None
     max_faces: int = 8
-    use_nrm: bool = True
+    align_faces: bool = True
+    color_order: str = "RGB"
+    running_mode: str = "image"
+    redetect_interval: int = 10
     track_min_score: float = 0.25
     smoothing: bool = True
-    backend_options: dict | None = None
+    use_nrm: bool = True
+    result_callback: Callable | None = None
+
+    def __post_init__(self) -> None:
+        if self.running_mode not in RUNNING_MODES:
+            raise InputError(f"running_mode must be one of {', '.join(RUNNING_MODES)}, got {self.running_mode!r}")
+        if self.color_order not in ("RGB", "BGR"):
+            raise InputError(f"color_order must be 'RGB' or 'BGR', got {self.color_order!r}")
+        if not isinstance(self.max_faces, int) or self.max_faces < 1:
+            raise InputError(f"max_faces must be a positive integer, got {self.max_faces!r}")
+        if not isinstance(self.redetect_interval, int) or self.redetect_interval < 1:
+            raise InputError(f"redetect_interval must be a positive integer (frames), got {self.redetect_interval!r}")
+        if self.min_detection_confidence is not None and not 0.0 <= self.min_detection_confidence <= 1.0:
+            raise InputError(f"min_detection_confidence must lie in [0, 1], got {self.min_detection_confidence}")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
+            raise InputError(f"num_threads must be a positive integer or None, got {self.num_threads!r}")
+        if self.running_mode == "live_stream" and self.result_callback is None:
+            raise InputError("running_mode 'live_stream' needs a result_callback(result, image_rgb, timestamp_ms)")
+        if self.running_mode != "live_stream" and self.result_callback is not None:
+            raise InputError("result_callback is only used in running_mode 'live_stream'")
+
+
+@dataclass
+class _Track:
+    """One face followed through a video."""
+
+    track_id: int
+    raw: np.ndarray  # unsmoothed points of the last frame (image pixels)
+    roll: float
+    filter: OneEuroFilter
 
 
 class Landmarker:
-    """Facial landmarks with a PIPNet artifact.
+    """Facial landmarks with a PIPNet artifact, behind a bundled face detector.
 
-    Args:
-        model: an exported ``.tflite`` / ``.onnx`` / ``.xml`` file, or a bundled model name:
-            ``"default"`` (MobileNetV2, 256 px, the accurate one) or ``"lite"`` (112 px, the
-            fast one); ``None`` loads the bundled default (full-INT8 TFLite).
-        backend: ``"auto"`` (by file type), ``"tflite"``, ``"onnxruntime"`` or ``"openvino"``.
-        num_threads: CPU threads for the backend (``None``: backend default; TFLite uses 1).
-        delegate: TFLite external delegate, a ``.so`` path (e.g. an NPU vendor's) or a loaded delegate.
-        device: OpenVINO device (``"CPU"``, ``"GPU"``, ``"NPU"``) or onnxruntime providers list.
-        detector: face detector used when ``detect`` gets no boxes: ``"default"`` (OpenCV Haar
-            cascade), ``None`` (boxes required), or any object with ``detect`` and ``crop_rule``.
-        color_order: channel order of the images you pass (``"RGB"``, or ``"BGR"`` as ``cv2.imread`` gives).
-        max_faces: most faces per image (largest detector scores first).
+    ``Landmarker(model, **overrides)`` or ``Landmarker(options=LandmarkerOptions(...))``; each
+    keyword is a :class:`LandmarkerOptions` field. Use it as a context manager, or call
+    :meth:`close`, to release the model, the detector and the live-stream worker.
+
+    Raises:
+        ModelLoadError: the model file is missing, corrupt or lacks pipnet-edge metadata, or its backend is not installed.
+        InputError: an unknown option or an option value out of range.
     """
 
-    def __init__(
-        self,
-        model: str | Path | None = None,
-        *,
-        backend: str = "auto",
-        num_threads: int | None = None,
-        delegate: Any = None,
-        device: str | None = None,
-        detector: Any = "default",
-        color_order: str = "RGB",
-        max_faces: int = 8,
-        use_nrm: bool = True,
-        track_min_score: float = 0.25,
-        smoothing: bool = True,
-        backend_options: dict | None = None,
-    ) -> None:
-        self.options = LandmarkerOptions(
-            model, backend, num_threads, delegate, device, detector, color_order, max_faces, use_nrm,
-            track_min_score, smoothing, backend_options,
-        )
-        self.path = self._resolve(model)
+    def __init__(self, model: str | Path | None = None, *, options: LandmarkerOptions | None = None, **overrides: Any) -> None:
+        options = options or LandmarkerOptions()
+        fields = {f.name for f in dataclasses.fields(LandmarkerOptions)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise InputError(f"unknown Landmarker option(s) {', '.join(unknown)}; options are {', '.join(sorted(fields))}")
+        if model is not None:
+            overrides["model"] = model
+        self.options: LandmarkerOptions = dataclasses.replace(options, **overrides)
+        o = self.options
+        self.path = self._resolve(o.model)
         self.info: ArtifactInfo = read_artifact_info(self.path)
         self.spec = self.info.spec
-        opts = dict(backend_options or {})
-        if device is not None:
-            if isinstance(device, (list, tuple)):
-                opts["providers"] = list(device)
+        backend_opts = dict(o.backend_options or {})
+        if o.device is not None:
+            if isinstance(o.device, (list, tuple)):
+                backend_opts["providers"] = list(o.device)
             else:
-                opts["device"] = device
-        self.backend = open_backend(self.path, self.info, backend, num_threads=num_threads, delegate=delegate, **opts)
+                backend_opts["device"] = o.device
+        self.backend = open_backend(self.path, self.info, o.backend, num_threads=o.num_threads, delegate=o.delegate, **backend_opts)
         self.tables = DecodeTables.from_spec(self.spec)
-        self._detector_arg = detector
         self._detector = None
-        self._track: dict | None = None
+        self._lock = threading.RLock()
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self._last_ts: int | None = None
+        self._since_detect = 0
+        self._redetect = True
+        self._detector_calls = 0
+        self._frames = 0
+        self._worker: _StreamWorker | None = None
+        self._closed = False
         log.info("loaded %s: %s %d points, %s", self.path.name, self.spec.backbone, self.spec.num_points, self.backend.describe())
 
     @classmethod
     def create_from_options(cls, options: LandmarkerOptions) -> "Landmarker":
-        return cls(
-            options.model, backend=options.backend, num_threads=options.num_threads, delegate=options.delegate,
-            device=options.device, detector=options.detector, color_order=options.color_order,
-            max_faces=options.max_faces, use_nrm=options.use_nrm, track_min_score=options.track_min_score,
-            smoothing=options.smoothing, backend_options=options.backend_options,
-        )
+        """A Landmarker from a complete :class:`LandmarkerOptions` (MediaPipe Tasks style)."""
+        return cls(options=options)
 
     @staticmethod
     def _resolve(model) -> Path:
@@ -129,40 +192,97 @@ class Landmarker:
             raise ModelLoadError(f"model file {path} does not exist (bundled models: {', '.join(BUNDLED_MODELS)})")
         return path
 
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Stop the live-stream worker and release the model and the detector. Idempotent."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        with self._lock:
+            self._closed = True
+            self.backend = None
+            self._detector = None
+            self._tracks = []
+
+    def __enter__(self) -> "Landmarker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InputError("this Landmarker is closed; create a new one")
+
+    def _check_mode(self, method: str, mode: str) -> None:
+        if self.options.running_mode != mode:
+            raise InputError(
+                f"{method}() is for running_mode {mode!r}, but this Landmarker was created with running_mode "
+                f"{self.options.running_mode!r}; create it with running_mode={mode!r}"
+            )
+
     # ------------------------------------------------------------------ detector
     @property
     def detector(self):
-        if self._detector is None and self._detector_arg is not None:
-            if self._detector_arg == "default":
-                from .detectors import HaarFaceDetector
-
-                self._detector = HaarFaceDetector()
-            elif isinstance(self._detector_arg, str):
-                raise InputError(f"unknown detector {self._detector_arg!r}; pass 'default', None or a detector object")
+        """The face detector (created on first use), or ``None`` when boxes are required."""
+        o = self.options
+        if self._detector is None and o.detector is not None:
+            if isinstance(o.detector, str):
+                self._detector = create_detector(
+                    o.detector, min_confidence=o.min_detection_confidence, min_face_size=o.min_face_size,
+                    num_threads=o.num_threads if o.detector != "haar" else None,
+                )
             else:
-                self._detector = self._detector_arg
+                if not callable(getattr(o.detector, "detect", None)) or not hasattr(o.detector, "crop_rule"):
+                    raise InputError("detector must be a bundled name, None, or an object with detect(image_rgb) and crop_rule")
+                self._detector = o.detector
         return self._detector
+
+    def _detect_faces(self, rgb: np.ndarray) -> Detections:
+        det = self.detector
+        if det is None:
+            raise InputError("no boxes given and the Landmarker has no face detector (detector=None)")
+        self._detector_calls += 1
+        found = as_detections(det.detect(rgb))
+        if self.options.min_detection_confidence is not None and not isinstance(self.options.detector, str):
+            found = found.filtered(self.options.min_detection_confidence)
+        return found.sorted().select(slice(0, self.options.max_faces))
+
+    def _detection_regions(self, found: Detections) -> np.ndarray:
+        rule = self.detector.crop_rule
+        rolls = None
+        if self.options.align_faces and found.keypoints is not None and found.keypoints.shape[1] >= 2:
+            rolls = roll_angles(found.keypoints[:, 0], found.keypoints[:, 1])
+        return box_regions(found.boxes, rule, rolls)
 
     # ------------------------------------------------------------------ core
     def infer_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Run the model on ``(B, S, S, 3)`` RGB crops; returns normalised points ``(B, N, 2)`` and peak scores."""
+        """Run the model on ``(B, S, S, 3)`` RGB crops; returns normalised points ``(B, N, 2)`` and peak scores ``(B, N)``.
+
+        Raises:
+            InputError: crops of the wrong shape.
+        """
+        self._check_open()
         s = self.spec.input_size
-        if crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
-            raise InputError(f"crops must have shape (B, {s}, {s}, 3), got {crops.shape}")
+        if not isinstance(crops, np.ndarray) or crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
+            raise InputError(f"crops must be a numpy array of shape (B, {s}, {s}, 3), got {getattr(crops, 'shape', type(crops))}")
         return decode_nhwc(self.backend.run(crops), self.tables, use_nrm=self.options.use_nrm)
 
-    def _landmarks_for_boxes(self, rgb: np.ndarray, boxes: np.ndarray, rule) -> list[FaceLandmarks]:
-        crops, mats = crop_faces(rgb, boxes, rule, self.spec.input_size)
+    def _landmarks_for_regions(self, rgb: np.ndarray, regions: np.ndarray, boxes: np.ndarray) -> list[FaceLandmarks]:
+        if len(regions) == 0:
+            return []
+        crops, mats = crop_regions(rgb, regions, self.spec.input_size)
         pts, scores = self.infer_crops(crops)
         px = geometry.from_normalized(pts, self.spec.input_size)
         faces = []
-        for k in range(len(boxes)):
+        for k in range(len(regions)):
             img_pts = geometry.apply(geometry.invert(mats[k]), px[k]).astype(np.float32)
-            faces.append(FaceLandmarks(img_pts, boxes[k, :4].astype(np.float32), float(scores[k].mean()), scores[k].astype(np.float32)))
+            faces.append(FaceLandmarks(img_pts, np.asarray(boxes[k, :4], np.float32), float(scores[k].mean()),
+                                       scores[k].astype(np.float32)))
         return faces
 
     def detect(self, image: np.ndarray, boxes=None, *, color_order: str | None = None) -> LandmarkerResult:
-        """Landmarks of every face in a photo.
+        """Landmarks of every face in a photo (running mode ``"image"``).
 
         Args:
             image: ``(H, W, 3)`` uint8 (or grayscale ``(H, W)``, or 4-channel with alpha).
@@ -173,67 +293,219 @@ class Landmarker:
 
         Returns:
             a :class:`LandmarkerResult`; empty when no face is found.
+
+        Raises:
+            InputError: a bad image or box, no boxes and no detector, or the wrong running mode.
         """
-        rgb = as_rgb(image, color_order or self.options.color_order)
+        with self._lock:
+            self._check_open()
+            self._check_mode("detect", "image")
+            rgb = as_rgb(image, color_order or self.options.color_order)
+            return LandmarkerResult(self._detect_rgb(rgb, boxes))
+
+    def _detect_rgb(self, rgb: np.ndarray, boxes=None) -> list[FaceLandmarks]:
         h, w = rgb.shape[:2]
         if boxes is not None:
             b = check_boxes(boxes, w, h)
-            if len(b) == 0:
-                return LandmarkerResult([])
-            return LandmarkerResult(self._landmarks_for_boxes(rgb, b, self.spec.crop))
-        det = self.detector
-        if det is None:
-            raise InputError("no boxes given and the Landmarker has no face detector (detector=None)")
-        found = np.asarray(det.detect(rgb), np.float64)
-        if len(found) == 0:
-            return LandmarkerResult([])
-        found = found[: self.options.max_faces]
-        return LandmarkerResult(self._landmarks_for_boxes(rgb, found[:, :4], det.crop_rule))
+            return self._landmarks_for_regions(rgb, box_regions(b, self.spec.crop), b)
+        found = self._detect_faces(rgb)
+        return self._landmarks_for_regions(rgb, self._detection_regions(found), found.boxes)
 
+    # ------------------------------------------------------------------ video
     def detect_for_video(self, frame: np.ndarray, timestamp_ms: int, *, color_order: str | None = None) -> LandmarkerResult:
-        """Landmarks of one face in a video stream, tracked from frame to frame.
+        """Landmarks of up to ``max_faces`` faces in a video, each tracked with a stable ``track_id``.
 
-        The crop of each frame comes from the previous frame's landmarks (as the 300W protocol
-        crops ground-truth landmark boxes); the detector runs only on the first frame and when
-        tracking is lost (mean heatmap peak below ``track_min_score``). Points are smoothed
-        with a One Euro filter, scaled by face size, so they are steady at rest and follow
-        fast motion. ``timestamp_ms`` must increase.
+        Each track's crop comes from its previous frame's landmarks (as the 300W protocol crops
+        ground-truth landmark boxes). The detector runs on the first frame, every
+        ``redetect_interval`` frames (new faces start new tracks) and on the frame after a track
+        is lost (mean heatmap peak below ``track_min_score``: the face left or was occluded).
+        Points are smoothed per track with a One Euro filter scaled by face size: steady at rest,
+        little lag in fast motion.
+
+        Raises:
+            InputError: a bad frame, a timestamp that does not increase, or the wrong running mode.
         """
-        rgb = as_rgb(frame, color_order or self.options.color_order)
+        with self._lock:
+            self._check_open()
+            self._check_mode("detect_for_video", "video")
+            rgb = as_rgb(frame, color_order or self.options.color_order)
+            return self._track_frame(rgb, timestamp_ms)
+
+    def _track_frame(self, rgb: np.ndarray, timestamp_ms: int) -> LandmarkerResult:
+        if not isinstance(timestamp_ms, (int, np.integer)):
+            raise InputError(f"timestamp_ms must be an integer (milliseconds), got {type(timestamp_ms).__name__}")
+        if self._last_ts is not None and timestamp_ms <= self._last_ts:
+            raise InputError(f"timestamp_ms must increase: got {timestamp_ms} after {self._last_ts}")
+        self._last_ts = int(timestamp_ms)
+        self._frames += 1
+        o = self.options
+        tracks = list(self._tracks)
+        regions = [self._track_region(t) for t in tracks]
+        boxes = [geometry.box_from_points(t.raw) for t in tracks]
+        run_detector = self._redetect or not tracks or self._since_detect + 1 >= o.redetect_interval
+        new_ids: list[int] = []
+        if run_detector:
+            self._since_detect = 0
+            self._redetect = False
+            found = self._detect_faces(rgb)
+            if len(found):
+                det_regions = self._detection_regions(found)
+                # a detection is a new face when it overlaps no tracked face
+                track_boxes = np.array(boxes).reshape(-1, 4)
+                for k in range(len(found)):
+                    if len(tracks) + len(new_ids) >= o.max_faces:
+                        break
+                    if len(track_boxes) and box_iou(found.boxes[k : k + 1], track_boxes).max() > 0.2:
+                        continue
+                    regions.append(det_regions[k])
+                    boxes.append(found.boxes[k])
+                    new_ids.append(k)
+                    track_boxes = np.vstack([track_boxes, found.boxes[k : k + 1]])
+        else:
+            self._since_detect += 1
         h, w = rgb.shape[:2]
-        t = self._track
-        if t is not None and timestamp_ms <= t["ts"]:
-            raise InputError(f"timestamp_ms must increase: got {timestamp_ms} after {t['ts']}")
-        faces: list[FaceLandmarks] = []
-        if t is not None:
-            box = geometry.box_from_points(t["raw"])
-            try:
-                box = check_boxes(box, w, h)
-                faces = self._landmarks_for_boxes(rgb, box, self.spec.crop)
-            except InputError:
-                faces = []
-            if faces and faces[0].score < self.options.track_min_score:
-                faces = []
-        if not faces:
-            det = self.detect(rgb, color_order="RGB")
-            faces = det.faces[:1]
-            if t is not None:
-                t["filter"].reset()
-        if not faces:
-            self._track = None
-            return LandmarkerResult([], timestamp_ms)
-        face = faces[0]
-        filt = t["filter"] if t is not None else OneEuroFilter()
-        raw = face.points
-        pts = raw
-        if self.options.smoothing:
-            size = float(np.ptp(raw, axis=0).max())
-            pts = filt(raw, timestamp_ms / 1000.0, scale=size).astype(np.float32)
-        self._track = {"raw": raw, "ts": timestamp_ms, "filter": filt}
-        return LandmarkerResult([FaceLandmarks(pts, face.box, face.score, face.point_scores)], timestamp_ms)
+        faces = self._landmarks_for_regions(rgb, np.array(regions).reshape(-1, 4), np.array(boxes).reshape(-1, 4))
+        # tracks first (existing ids), then new faces
+        kept: list[_Track] = []
+        out: list[FaceLandmarks] = []
+        for i, face in enumerate(faces):
+            inside = np.isfinite(face.points).all() and geometry.box_from_points(face.points)[[2, 3]].min() > 0 \
+                and face.points[:, 0].min() < w and face.points[:, 1].min() < h
+            if face.score < o.track_min_score or not inside:
+                if i < len(tracks):
+                    self._redetect = True  # lost: look for faces on the next frame
+                continue
+            if i < len(tracks):
+                track = tracks[i]
+            else:
+                track = _Track(self._next_id, face.points, 0.0, OneEuroFilter())
+                self._next_id += 1
+            # two tracks that converged on one face: the older one stays
+            lm_box = geometry.box_from_points(face.points)
+            if any(box_iou(lm_box[None], geometry.box_from_points(t.raw)[None])[0, 0] > 0.5 for t in kept):
+                continue
+            track.raw = face.points
+            track.roll = self._points_roll(face.points)
+            pts = face.points
+            if o.smoothing:
+                size = float(np.ptp(face.points, axis=0).max())
+                pts = track.filter(face.points, timestamp_ms / 1000.0, scale=size).astype(np.float32)
+            kept.append(track)
+            out.append(FaceLandmarks(pts, lm_box.astype(np.float32), face.score, face.point_scores, track.track_id))
+        self._tracks = kept
+        return LandmarkerResult(out, int(timestamp_ms))
+
+    def _points_roll(self, points: np.ndarray) -> float:
+        """Roll of a face from its own landmarks (the scheme's normalising eye points; 0 when the
+        scheme has none or alignment is off)."""
+        scheme = self.spec.scheme
+        if not self.options.align_faces or scheme.norm != "points" or scheme.norm_indices is None:
+            return 0.0
+        a, b = scheme.norm_indices
+        return float(roll_angles(points[a][None], points[b][None])[0])
+
+    def _track_region(self, track: _Track) -> np.ndarray:
+        """The crop for a track: its last landmarks' box under the model's own (300W) crop rule,
+        turned upright by the face's roll; the box is measured in the face's upright frame."""
+        pts = track.raw
+        if track.roll == 0.0:
+            return box_regions(geometry.box_from_points(pts)[None], self.spec.crop)[0]
+        centre = pts.mean(0)
+        r = np.radians(track.roll)
+        rot = np.array([[np.cos(r), -np.sin(r)], [np.sin(r), np.cos(r)]])  # screen -> upright face frame
+        upright = (pts - centre) @ rot.T
+        box = geometry.box_from_points(upright)
+        region = box_regions(box[None], self.spec.crop, np.array([track.roll]))[0]
+        region[:2] = centre + rot.T @ region[:2]  # back to screen coordinates
+        return region
 
     def reset_tracking(self) -> None:
-        self._track = None
+        """Forget every track (e.g. at a scene cut); the next frame runs the detector."""
+        with self._lock:
+            self._tracks = []
+            self._last_ts = None
+            self._redetect = True
+
+    @property
+    def detector_calls(self) -> int:
+        """How many times the face detector has run (video: compare with :attr:`frames`)."""
+        return self._detector_calls
+
+    @property
+    def frames(self) -> int:
+        """Video / live-stream frames processed."""
+        return self._frames
+
+    # ------------------------------------------------------------------ live stream
+    def detect_async(self, frame: np.ndarray, timestamp_ms: int, *, color_order: str | None = None) -> bool:
+        """Queue a live-stream frame; its result goes to ``result_callback`` from a worker thread.
+
+        Returns ``True`` when the frame was taken, ``False`` when it was dropped because the
+        previous frame is still being processed (a live stream never queues up latency).
+
+        Raises:
+            InputError: a bad frame, a timestamp that does not increase, or the wrong running mode.
+        """
+        self._check_open()
+        self._check_mode("detect_async", "live_stream")
+        rgb = as_rgb(frame, color_order or self.options.color_order)
+        if not isinstance(timestamp_ms, (int, np.integer)):
+            raise InputError(f"timestamp_ms must be an integer (milliseconds), got {type(timestamp_ms).__name__}")
+        if self._worker is None:
+            self._worker = _StreamWorker(self)
+        return self._worker.offer(rgb, int(timestamp_ms))
 
     def __repr__(self) -> str:
-        return f"Landmarker({self.path.name!r}, {self.backend.describe()}, {self.spec.num_points} points)"
+        backend = self.backend.describe() if self.backend is not None else "closed"
+        return f"Landmarker({self.path.name!r}, {backend}, {self.spec.num_points} points)"
+
+
+class _StreamWorker:
+    """One background thread for ``detect_async``: holds at most one frame, drops frames while busy."""
+
+    def __init__(self, landmarker: Landmarker) -> None:
+        self.lm = landmarker
+        self._cond = threading.Condition()
+        self._pending: tuple[np.ndarray, int] | None = None
+        self._busy = False
+        self._stopped = False
+        self._last_ts: int | None = None
+        self._thread = threading.Thread(target=self._run, name="pipnet-edge-live-stream", daemon=True)
+        self._thread.start()
+
+    def offer(self, rgb: np.ndarray, ts: int) -> bool:
+        with self._cond:
+            if self._last_ts is not None and ts <= self._last_ts:
+                raise InputError(f"timestamp_ms must increase: got {ts} after {self._last_ts}")
+            self._last_ts = ts
+            if self._busy or self._pending is not None:
+                return False
+            self._pending = (rgb, ts)
+            self._cond.notify()
+            return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stopped:
+                    self._cond.wait()
+                if self._stopped:
+                    return
+                rgb, ts = self._pending
+                self._pending = None
+                self._busy = True
+            try:
+                with self.lm._lock:
+                    result = self.lm._track_frame(rgb, ts)
+                self.lm.options.result_callback(result, rgb, ts)
+            except Exception:  # a failing callback must not kill the stream
+                log.exception("live-stream frame %d failed", ts)
+            finally:
+                with self._cond:
+                    self._busy = False
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=5)

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..spec import CropRule
 from . import geometry
 
-__all__ = ["as_rgb", "check_boxes", "crop_faces"]
+__all__ = ["as_rgb", "check_boxes", "crop_faces", "crop_regions", "box_regions", "roll_angles"]
 
 
 def as_rgb(image, color_order: str = "RGB") -> np.ndarray:
@@ -33,13 +33,15 @@ def as_rgb(image, color_order: str = "RGB") -> np.ndarray:
         raise InputError(f"image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {image.shape}")
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise InputError(f"image is empty (shape {image.shape})")
+    import cv2
+
     c = image.shape[2]
     if c == 1:
-        return np.ascontiguousarray(np.repeat(image, 3, axis=2))
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if c == 4:
-        image = image[:, :, :3]
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if color_order == "BGR" else cv2.COLOR_RGBA2RGB)
     if color_order == "BGR":
-        image = image[:, :, ::-1]
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(image)
 
 
@@ -61,15 +63,46 @@ def check_boxes(boxes, width: int, height: int) -> np.ndarray:
     return b
 
 
-def crop_faces(image_rgb: np.ndarray, boxes: np.ndarray, rule: CropRule, input_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Warp each box to the input square: ``(K, S, S, 3)`` uint8 crops and ``(K, 2, 3)`` matrices."""
+def box_regions(boxes: np.ndarray, rule: CropRule, angles: np.ndarray | None = None) -> np.ndarray:
+    """Crop regions ``(K, 4)`` as ``[cx, cy, side, angle_deg]`` for face boxes under a crop rule.
+
+    ``angles`` are the faces' roll (degrees, counter-clockwise on screen, see :func:`roll_angles`):
+    the rule's shift then follows the face's own axes, and :func:`crop_regions` turns the face upright.
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    regions = np.zeros((len(boxes), 4))
+    for k, box in enumerate(boxes):
+        cx, cy, side = geometry.crop_square(box, rule.scale)
+        w, h = box[2] - box[0], box[3] - box[1]
+        a = 0.0 if angles is None else float(angles[k])
+        # the shift in the face's frame: screen axes turned by the roll (y points down on screen)
+        r = np.radians(a)
+        dx, dy = rule.shift_x * w, rule.shift_y * h
+        regions[k] = cx + dx * np.cos(r) + dy * np.sin(r), cy - dx * np.sin(r) + dy * np.cos(r), side, a
+    return regions
+
+
+def roll_angles(left_eye: np.ndarray, right_eye: np.ndarray) -> np.ndarray:
+    """Roll of each face, degrees counter-clockwise on screen, from its eye centres ``(K, 2)`` each
+    (``left_eye``: the eye on the image's left). 0 for a level face."""
+    d = np.asarray(right_eye, np.float64) - np.asarray(left_eye, np.float64)
+    return -np.degrees(np.arctan2(d[:, 1], d[:, 0]))
+
+
+def crop_regions(image_rgb: np.ndarray, regions: np.ndarray, input_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Warp each ``[cx, cy, side, roll]`` region to the input square, the face turned upright:
+    ``(K, S, S, 3)`` uint8 crops and the ``(K, 2, 3)`` image-to-crop matrices."""
     import cv2
 
-    crops = np.empty((len(boxes), input_size, input_size, 3), np.uint8)
-    mats = np.empty((len(boxes), 2, 3), np.float64)
-    for k, box in enumerate(boxes):
-        cx, cy, side = geometry.crop_square(box, rule.scale, rule.shift_x, rule.shift_y)
-        m = geometry.crop_matrix(cx, cy, side, input_size)
+    crops = np.empty((len(regions), input_size, input_size, 3), np.uint8)
+    mats = np.empty((len(regions), 2, 3), np.float64)
+    for k, (cx, cy, side, angle) in enumerate(np.asarray(regions, np.float64).reshape(-1, 4)):
+        m = geometry.crop_matrix(cx, cy, side, input_size, -angle)
         crops[k] = cv2.warpAffine(image_rgb, m, (input_size, input_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         mats[k] = m
     return crops, mats
+
+
+def crop_faces(image_rgb: np.ndarray, boxes: np.ndarray, rule: CropRule, input_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Warp each box to the input square: ``(K, S, S, 3)`` uint8 crops and ``(K, 2, 3)`` matrices."""
+    return crop_regions(image_rgb, box_regions(boxes, rule), input_size)

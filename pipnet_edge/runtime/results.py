@@ -18,12 +18,15 @@ class FaceLandmarks:
         box: ``[x0, y0, x1, y1]`` the face box the crop was made from.
         score: mean heatmap peak over the points (about 1 on a clear face, near 0 on no face).
         point_scores: ``(N,)`` heatmap peak per point.
+        track_id: in video and live-stream modes, the same number for the same face from frame
+            to frame (``None`` for photos).
     """
 
     points: np.ndarray
     box: np.ndarray
     score: float
     point_scores: np.ndarray
+    track_id: int | None = None
 
 
 @dataclass(frozen=True)

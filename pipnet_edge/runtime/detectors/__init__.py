@@ -1,0 +1,111 @@
+"""Face detectors in front of the landmark model: a photo in, every face's box (and keypoints) out.
+
+Bundled, offline, torch-free (``Landmarker(detector=NAME)``):
+
+======================  ==========================================================  ==========
+name                    what                                                        licence
+======================  ==========================================================  ==========
+``"yunet"`` (default)   YuNet 2023mar via OpenCV ``FaceDetectorYN``; any face size  MIT
+``"blazeface-short"``   MediaPipe BlazeFace short range on LiteRT; near faces       Apache-2.0
+``"blazeface-full"``    MediaPipe BlazeFace full range on LiteRT; up to ~5 m        Apache-2.0
+``"haar"``              OpenCV's Haar frontal-face cascade (no file shipped)        BSD (OpenCV)
+======================  ==========================================================  ==========
+
+Each detector's boxes sit differently on a face, so each carries a ``crop_rule`` calibrated on
+the 300W training faces (``python -m pipnet_edge.calibration.crop_rules``). Any object with a
+``detect(image_rgb)`` method (returning :class:`Detections` or a ``(K, 5)`` array) and a
+``crop_rule`` plugs in instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ...errors import InputError
+from .base import Detections, FaceDetector, as_detections, box_iou, nms, weighted_nms, working_scale
+from .haar import HaarFaceDetector
+from .yunet import YuNetFaceDetector
+
+__all__ = [
+    "DETECTORS",
+    "DEFAULT_DETECTOR",
+    "DetectorInfo",
+    "Detections",
+    "FaceDetector",
+    "HaarFaceDetector",
+    "YuNetFaceDetector",
+    "as_detections",
+    "box_iou",
+    "create_detector",
+    "nms",
+    "weighted_nms",
+    "working_scale",
+]
+
+
+def _yunet(**kw):
+    return YuNetFaceDetector(**kw)
+
+
+def _blazeface(variant: str) -> Callable[..., Any]:
+    def make(**kw):
+        from .blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector(variant=variant, **kw)
+
+    return make
+
+
+def _haar(**kw):
+    return HaarFaceDetector(**kw)
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """One bundled detector: how to build it, what it needs, what it is for."""
+
+    name: str
+    factory: Callable[..., Any]
+    needs: str
+    description: str
+    options: tuple[str, ...]
+
+
+DETECTORS: dict[str, DetectorInfo] = {
+    d.name: d
+    for d in (
+        DetectorInfo("yunet", _yunet, "OpenCV (core dependency)",
+                     "YuNet 2023mar, boxes + 5 keypoints; finds small faces with min_face_size (MIT licence)",
+                     ("min_confidence", "max_faces", "min_face_size", "num_threads")),
+        DetectorInfo("blazeface-short", _blazeface("short"), "a TFLite interpreter (pipnet-edge[tflite])",
+                     "MediaPipe BlazeFace short range, 128 px: faces within ~2 m, the fastest (Apache-2.0)",
+                     ("min_confidence", "max_faces", "num_threads")),
+        DetectorInfo("blazeface-full", _blazeface("full"), "a TFLite interpreter (pipnet-edge[tflite])",
+                     "MediaPipe BlazeFace full range, 192 px: faces up to ~5 m (Apache-2.0)",
+                     ("min_confidence", "max_faces", "num_threads")),
+        DetectorInfo("haar", _haar, "OpenCV (core dependency)",
+                     "OpenCV Haar frontal-face cascade: frontal faces only, slow on large photos",
+                     ("min_confidence", "max_faces", "min_face_size")),
+    )
+}
+DEFAULT_DETECTOR = "yunet"
+
+
+def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:
+    """A bundled detector by name; options the detector does not take (value ``None``) are ignored.
+
+    Raises:
+        InputError: unknown name, or an option this detector cannot honour.
+        ModelLoadError: the detector's model file is missing or corrupt, or its runtime is not installed.
+    """
+    if name == "default":
+        name = DEFAULT_DETECTOR
+    info = DETECTORS.get(name)
+    if info is None:
+        raise InputError(f"unknown detector {name!r}; bundled: {', '.join(DETECTORS)} (or None, or an object with detect())")
+    given = {k: v for k, v in options.items() if v is not None}
+    unsupported = sorted(set(given) - set(info.options))
+    if unsupported:
+        raise InputError(f"detector {name!r} does not take {', '.join(unsupported)}; it takes {', '.join(info.options)}")
+    return info.factory(**given)
