@@ -10,7 +10,11 @@ crops and its raw head outputs for every face, per model. ``compare`` checks two
 
 (several candidate files: one recording split over parallel runs, e.g. one model each).
 
-Faces: ``docs/astronaut.png`` (boxes from the default Haar detector, the whole pipeline) and
+``run --detector NAME`` (repeatable) also records a bundled face detector (``yunet`` through OpenCV,
+``blazeface-short`` / ``blazeface-full`` through LiteRT) on every image, whole: its boxes, scores
+and keypoints, and the bundled lite model's landmarks behind it (the whole photo pipeline).
+
+Faces: ``docs/astronaut.png`` (boxes from the default YuNet detector, the whole pipeline) and
 ``--faces`` (per model: ``--faces-of NAME=N``) training faces of ``$PIPNET_EDGE_SHARED/data/300w/train`` with their ground-truth
 boxes (skipped with a note when the folder is absent; their NME is reported for context). Each
 recording also notes the kernels a backend used (TFLite: XNNPACK or its builtin kernels).
@@ -62,6 +66,10 @@ BOUNDS: dict[str, Bound] = {
 }
 
 HEADS = ("score", "offset_x", "offset_y", "nb_x", "nb_y")
+
+# Detectors run float kernels on both sides (OpenCV DNN / XNNPACK fp32): boxes and keypoints may move
+# by summation order only; the landmarks behind them follow the boxes.
+DETECTOR_BOUND_PX = 0.5
 
 
 class Face(NamedTuple):
@@ -189,6 +197,60 @@ def run_model(name: str, model: str, faces: list[Face]) -> tuple[dict[str, np.nd
     return out, facts
 
 
+def run_detector(name: str, faces: list[Face]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A bundled detector's boxes, scores and keypoints on every whole image, and the bundled lite
+    model's landmarks behind it (arrays keyed ``det:NAME.field``)."""
+    from pipnet_edge.runtime import Landmarker
+
+    lm = Landmarker("lite", detector=name, num_threads=1, color_order="BGR")
+    det = lm.detector
+    key = f"det:{name}"
+    counts, boxes, scores, keypoints, points = [], [], [], [], []
+    seconds = 0.0
+    for face in faces:
+        img = read_bgr(face.image)
+        rgb = img[:, :, ::-1].copy()
+        t0 = time.perf_counter()
+        found = det.detect(rgb)
+        seconds += time.perf_counter() - t0
+        counts.append(len(found))
+        boxes.append(found.boxes)
+        scores.append(found.scores)
+        keypoints.append(found.keypoints.reshape(len(found), -1))
+        points.extend(f.points for f in lm.detect(img))
+    out = {
+        f"{key}.counts": np.array(counts),
+        f"{key}.boxes": np.concatenate(boxes),
+        f"{key}.scores": np.concatenate(scores),
+        f"{key}.keypoints": np.concatenate(keypoints),
+        f"{key}.points": np.stack(points).astype(np.float32) if points else np.zeros((0, 68, 2), np.float32),
+        f"{key}.seconds": np.float64(seconds),
+    }
+    print(f"{key:20s} {sum(counts):3d} faces in {len(faces):3d} images {seconds / len(faces) * 1000:8.1f} ms/image (detector only)")
+    return out, {"faces": int(sum(counts))}
+
+
+def compare_detectors(names: list[str], ref: Any, cand: Any) -> int:
+    """Print each detector's differences; returns how many are over :data:`DETECTOR_BOUND_PX`."""
+    failures = 0
+    print(f"{'detector':20s} {'faces':>5s} {'boxes max px':>12s} {'kps max px':>10s} {'scores max':>10s} {'points max px':>13s}  result")
+    for name in names:
+        key = f"det:{name}"
+        if not np.array_equal(ref[f"{key}.counts"], cand[f"{key}.counts"]):
+            print(f"{key:20s} FAIL: faces per image differ: {ref[f'{key}.counts'].tolist()} vs {cand[f'{key}.counts'].tolist()}")
+            failures += 1
+            continue
+        diff = {f: float(np.abs(ref[f"{key}.{f}"].astype(np.float64) - cand[f"{key}.{f}"]).max(initial=0.0))
+                for f in ("boxes", "keypoints", "scores")}
+        pts = float(np.linalg.norm(ref[f"{key}.points"].astype(np.float64) - cand[f"{key}.points"], axis=-1).max(initial=0.0))
+        ok = max(diff["boxes"], diff["keypoints"], pts) <= DETECTOR_BOUND_PX
+        failures += not ok
+        print(f"{key:20s} {int(ref[f'{key}.counts'].sum()):5d} {diff['boxes']:12.2e} {diff['keypoints']:10.2e} "
+              f"{diff['scores']:10.2e} {pts:13.2e}  {'ok' if ok else 'FAIL'}")
+    print(f"(bound {DETECTOR_BOUND_PX} px: float kernels on both sides)")
+    return failures
+
+
 def package_versions() -> dict[str, str]:
     """Versions of the packages whose kernels the comparison depends on."""
     from importlib import metadata
@@ -203,6 +265,8 @@ def package_versions() -> dict[str, str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if not args.model and not args.detector:
+        raise SystemExit("error: nothing to run: give at least one --model NAME=PATH or --detector NAME")
     models = dict(parse_model(m) for m in args.model)
     counts = {name: int(n) for name, n in (parse_pair(m, "--faces-of", "NAME=N") for m in args.faces_of)}
     meta = {
@@ -211,6 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "qemu_cpu": os.environ.get("QEMU_CPU", ""),
         "packages": package_versions(),
         "models": list(models),
+        "detectors": list(args.detector),
         "facts": {},
     }
     print(describe(meta))
@@ -219,6 +284,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         faces = [Face("astronaut", ASTRONAUT)] + training_faces(counts.get(name, args.faces))
         model_arrays, meta["facts"][name] = run_model(name, model, faces)
         arrays.update(model_arrays)
+    for name in args.detector:
+        det_arrays, meta["facts"][f"det:{name}"] = run_detector(name, [Face("astronaut", ASTRONAUT)] + training_faces(args.detector_faces))
+        arrays.update(det_arrays)
     arrays["meta"] = np.array(json.dumps(meta))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, **arrays)
@@ -342,7 +410,7 @@ def print_report(rows: list[Comparison], ref_meta: dict, cand_meta: dict) -> Non
 def print_notes(r: Comparison) -> None:
     """Explain a model's differences: detector boxes, crops, kernels, lost bit-exactness."""
     if r.boxes_max > 0:
-        print(f"note: {r.name}: face boxes differ by up to {r.boxes_max:.3g} px (the Haar detector's result differs)")
+        print(f"note: {r.name}: face boxes differ by up to {r.boxes_max:.3g} px (the face detector's result differs)")
     if not r.crops_equal:
         print(f"note: {r.name}: input crops differ by up to {r.crops_max} grey levels (OpenCV warpAffine differs)")
     if r.ref_facts["kernels"] != r.cand_facts["kernels"]:
@@ -363,8 +431,10 @@ def load_recordings(paths: list[str]) -> tuple[dict[str, np.ndarray], dict]:
         if meta and (m["machine"], m["packages"]) != (meta["machine"], meta["packages"]):
             raise SystemExit(f"error: {path} comes from another machine or package set than {paths[0]}")
         if not meta:
-            meta = {**m, "models": [], "facts": {}}
+            meta = {**m, "models": [], "detectors": [], "facts": {}}
         meta["models"] += [n for n in m["models"] if n not in meta["models"]]
+        meta.setdefault("detectors", [])
+        meta["detectors"] += [n for n in m.get("detectors", []) if n not in meta["detectors"]]
         meta["facts"].update(m["facts"])
         arrays.update(part)
     return arrays, meta
@@ -384,7 +454,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not r.ok:
             failures += 1
             print(f"FAIL: {r.name}: landmarks moved up to {r.max_px:.3g} px, over the {r.bound.max_px:g} px bound ({r.bound.why})")
-    print("comparison " + ("passed" if not failures else f"FAILED for {failures} model(s)"))
+    missing = [d for d in ref_meta.get("detectors", []) if d not in cand_meta.get("detectors", [])]
+    if missing:
+        raise SystemExit(f"error: the candidate lacks detector(s) {missing}; run both sides with the same --detector list")
+    if ref_meta.get("detectors"):
+        failures += compare_detectors(ref_meta["detectors"], ref, cand)
+    print("comparison " + ("passed" if not failures else f"FAILED for {failures} model(s) or detector(s)"))
     return 1 if failures else 0
 
 
@@ -392,8 +467,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="aarch64_compare.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="record landmarks, crops and head outputs on this machine")
-    r.add_argument("--model", action="append", required=True, help="NAME=PATH (PATH 'default': the bundled model); repeatable")
+    r.add_argument("--model", action="append", default=[], help="NAME=PATH (PATH 'default': the bundled model); repeatable")
+    r.add_argument("--detector", action="append", default=[], help="a bundled detector to record (yunet, blazeface-short, ...); repeatable")
     r.add_argument("--faces", type=int, default=24, help="300W training faces to add (default 24; 0: astronaut only)")
+    r.add_argument("--detector-faces", type=int, default=4, help="300W training faces (whole crops) each --detector runs on")
     r.add_argument("--faces-of", action="append", default=[], help="NAME=N: training faces for one model; repeatable")
     r.add_argument("--out", required=True, help="output .npz")
     c = sub.add_parser("compare", help="compare two recordings against the per-model bounds")

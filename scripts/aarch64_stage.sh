@@ -31,7 +31,7 @@ QEMU_CPU=${PIPNET_EDGE_QEMU_CPU:-cortex-a72}
 SHARED=${PIPNET_EDGE_SHARED:-$REPO/../shared}
 PY=${PYTHON:-$REPO/.venv/bin/python}
 # Torch-free test files (no torch in the arm venv); the torch tests among them are deselected.
-TESTS=(tests/test_decode.py tests/test_spec.py tests/test_detectors.py tests/test_data.py tests/test_docs.py tests/test_imports.py)
+TESTS=(tests/test_decode.py tests/test_spec.py tests/test_detectors.py tests/test_blazeface.py tests/test_data.py tests/test_docs.py tests/test_imports.py)
 DESELECT=(tests/test_data.py::test_dataset_on_real_faces tests/test_data.py::test_teacher_crop_is_the_same_crop_at_the_teacher_size)
 TIMINGS=()
 
@@ -277,11 +277,15 @@ model_args() {
     done
 }
 
+# The bundled face detectors (YuNet through OpenCV, BlazeFace through LiteRT), each with the lite model
+# behind it, on docs/astronaut.png and DETECTOR_FACES whole training crops.
+DETECTORS=(--detector yunet --detector blazeface-short --detector blazeface-full --detector-faces 4)
+
 run_x86_reference() {
     local args
     log "runtime on x86 (the reference)"
     mapfile -t args < <(model_args "$MODELS" tflite-int8 tflite-int8-lite onnx onnx-int8)
-    "$PY" "$REPO/scripts/aarch64_compare.py" run "${args[@]}" --out "$WORK/x86.npz" ||
+    "$PY" "$REPO/scripts/aarch64_compare.py" run "${args[@]}" "${DETECTORS[@]}" --out "$WORK/x86.npz" ||
         die "the x86 reference run failed (see above)"
 }
 
@@ -298,16 +302,17 @@ run_arm() {
     for t in "${DESELECT[@]}"; do deselect+=(--deselect "$t"); done
     mapfile -t tflite_args < <(model_args /models tflite-int8 tflite-int8-lite)
     mapfile -t onnx_args < <(model_args /models onnx onnx-int8)
-    log "on aarch64 ($QEMU_CPU), two lanes in parallel: [torch-free tests, then tflite-int8 default + lite] [onnx + onnx-int8]"
+    log "on aarch64 ($QEMU_CPU), two lanes in parallel: [torch-free tests, then tflite-int8 default + lite] [onnx + onnx-int8, then the face detectors]"
     {
         arm_job tests python -m pytest -q -p no:cacheprovider "${TESTS[@]/#//src/}" "${deselect[@]}"
         arm_job tflite python /src/scripts/aarch64_compare.py run "${tflite_args[@]}" --out /out/arm-tflite.npz
     } &
     lane_a=$!
     arm_job onnx python /src/scripts/aarch64_compare.py run "${onnx_args[@]}" --out /out/arm-onnx.npz
+    arm_job detectors python /src/scripts/aarch64_compare.py run "${DETECTORS[@]}" --out /out/arm-det.npz
     wait "$lane_a" || true
     ARM_FAILED=()
-    for job in tests tflite onnx; do
+    for job in tests tflite onnx detectors; do
         read -r rc secs <"$WORK/$job.rc"
         log "aarch64 $job ($secs s)$([[ $rc -ne 0 ]] && echo ": FAILED, exit status $rc")"
         cat "$WORK/$job.log"
@@ -342,11 +347,11 @@ main() {
     [[ -d $SHARED/data/300w/train ]] && export STAGE_TRAIN=$SHARED/data/300w/train
     timed "aarch64 tests + runtime" run_arm
     log "aarch64 vs x86"
-    if [[ " ${ARM_FAILED[*]} " =~ " tflite " || " ${ARM_FAILED[*]} " =~ " onnx " ]]; then
+    if [[ " ${ARM_FAILED[*]} " =~ " tflite " || " ${ARM_FAILED[*]} " =~ " onnx " || " ${ARM_FAILED[*]} " =~ " detectors " ]]; then
         compare_rc=1
         echo "no comparison: the aarch64 runtime run failed (see above)"
     else
-        "$PY" "$REPO/scripts/aarch64_compare.py" compare "$WORK/x86.npz" "$WORK/arm-tflite.npz" "$WORK/arm-onnx.npz" ||
+        "$PY" "$REPO/scripts/aarch64_compare.py" compare "$WORK/x86.npz" "$WORK/arm-tflite.npz" "$WORK/arm-onnx.npz" "$WORK/arm-det.npz" ||
             compare_rc=$?
     fi
     echo
