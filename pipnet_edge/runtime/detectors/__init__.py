@@ -24,12 +24,14 @@ from typing import Any, Callable
 
 from ...errors import InputError
 from .base import Detections, FaceDetector, as_detections, box_iou, nms, weighted_nms, working_scale
+from .blazeface import BlazeFaceDetector
 from .haar import HaarFaceDetector
 from .yunet import YuNetFaceDetector
 
 __all__ = [
     "DETECTORS",
     "DEFAULT_DETECTOR",
+    "BlazeFaceDetector",
     "DetectorInfo",
     "Detections",
     "FaceDetector",
@@ -50,8 +52,6 @@ def _yunet(**kw):
 
 def _blazeface(variant: str) -> Callable[..., Any]:
     def make(**kw):
-        from .blazeface import BlazeFaceDetector
-
         return BlazeFaceDetector(variant=variant, **kw)
 
     return make
