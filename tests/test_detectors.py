@@ -131,12 +131,53 @@ def test_yunet_finds_the_face_with_keypoints():
     assert len(det.detect(np.full((240, 320, 3), 127, np.uint8))) == 0
 
 
+@pytest.mark.parametrize("engine", ["opencv", "onnxruntime"])
+def test_yunet_engines_agree(engine):
+    """onnxruntime with our numpy decode gives OpenCV FaceDetectorYN's faces (to float rounding)."""
+    if engine == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+    import cv2
+
+    rgb = _astronaut()
+    # two faces: the photo and a smaller, mirrored copy side by side
+    wide = np.concatenate([rgb, cv2.resize(rgb[:, ::-1], (256, 256)).repeat(2, 0)[:512]], axis=1)
+    ref = YuNetFaceDetector(engine="opencv").detect(wide)
+    det = YuNetFaceDetector(engine=engine)
+    assert det.engine == engine
+    got = det.detect(wide)
+    assert len(ref) == len(got) >= 2
+    np.testing.assert_allclose(got.boxes, ref.boxes, atol=0.01)
+    np.testing.assert_allclose(got.keypoints, ref.keypoints, atol=0.01)
+    np.testing.assert_allclose(got.scores, ref.scores, atol=1e-4)
+
+
+def test_decode_yunet_golden():
+    from pipnet_edge.runtime.detectors.yunet import decode_yunet
+
+    h, w = 64, 96
+    outs = {}
+    for s in (8, 16, 32):
+        n = (h // s) * (w // s)
+        outs[f"cls_{s}"], outs[f"obj_{s}"] = np.zeros((1, n, 1)), np.zeros((1, n, 1))
+        outs[f"bbox_{s}"], outs[f"kps_{s}"] = np.zeros((1, n, 4)), np.zeros((1, n, 10))
+    # one face on the stride-16 map, cell (row 1, col 2): centre ((2, 1) + (0.5, 0.25)) * 16, size e^0 * 16 x e^1 * 16
+    idx = 1 * (w // 16) + 2
+    outs["cls_16"][0, idx, 0], outs["obj_16"][0, idx, 0] = 0.81, 1.0
+    outs["bbox_16"][0, idx] = [0.5, 0.25, 0.0, 1.0]
+    outs["kps_16"][0, idx] = [0.1, 0.2] * 5
+    found = decode_yunet(outs, h, w, min_score=0.5, nms_threshold=0.3)
+    assert len(found) == 1 and found.scores[0] == pytest.approx(0.9)
+    cx, cy, bw, bh = 40.0, 20.0, 16.0, 16.0 * np.e
+    np.testing.assert_allclose(found.boxes[0], [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], rtol=1e-5)
+    np.testing.assert_allclose(found.keypoints[0, 0], [(2 + 0.1) * 16, (1 + 0.2) * 16], rtol=1e-5)
+    assert len(decode_yunet(outs, h, w, min_score=0.95, nms_threshold=0.3)) == 0
+
+
 def test_yunet_min_face_size_raises_the_working_resolution():
     det = YuNetFaceDetector()
-    assert det.working_size(1080, 1920) == (320, 180)
+    assert det.working_size(1080, 1920) == (416, 234)
     det_small = YuNetFaceDetector(min_face_size=40)
-    w, h = det_small.working_size(1080, 1920)
-    assert w > 320 and h == round(1080 * w / 1920)
+    assert det_small.working_size(1080, 1920) == (1536, 864)  # a 40-px face reaches 32 px
     assert det.working_size(100, 80) == (80, 100)  # never enlarged
 
 
@@ -151,8 +192,9 @@ def test_yunet_from_bytes_and_bad_files(tmp_path):
         YuNetFaceDetector(model_path=empty)
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(data[: len(data) // 3])
-    with pytest.raises(ModelLoadError, match="not a YuNet ONNX model"):
-        YuNetFaceDetector(model_path=corrupt)
+    for engine in ("opencv", "auto"):
+        with pytest.raises(ModelLoadError, match="not a YuNet ONNX model"):
+            YuNetFaceDetector(model_path=corrupt, engine=engine)
 
 
 @pytest.mark.parametrize(
@@ -162,6 +204,7 @@ def test_yunet_from_bytes_and_bad_files(tmp_path):
         ({"max_faces": 0}, "max_faces"),
         ({"min_face_size": -3}, "min_face_size"),
         ({"num_threads": 0}, "num_threads"),
+        ({"engine": "tensorrt"}, "engine"),
     ],
 )
 def test_yunet_bad_options(kwargs, match):
