@@ -16,16 +16,20 @@ def draw_landmarks(
     radius: int | None = None,
     draw_box: bool = True,
 ) -> np.ndarray:
-    """A copy of ``image`` with each face's points (and box) drawn; colour in the image's channel order."""
+    """A copy of ``image`` with each face's points (and box, and track id in video) drawn; colour in the
+    image's channel order. The point radius follows each face's size unless ``radius`` is given."""
     import cv2
 
     out = image.copy()
-    h, w = out.shape[:2]
-    r = radius or max(1, int(round(max(h, w) / 300)))
     for face in result:
+        side = float(max(face.box[2] - face.box[0], face.box[3] - face.box[1]))
+        r = radius or max(1, int(round(side / 90)))
         if draw_box:
             x0, y0, x1, y1 = (int(round(v)) for v in face.box)
             cv2.rectangle(out, (x0, y0), (x1, y1), (255, 128, 0), max(1, r // 2), cv2.LINE_AA)
+            if face.track_id is not None:
+                cv2.putText(out, f"#{face.track_id}", (x0, max(y0 - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, max(0.4, side / 300),
+                            (255, 128, 0), max(1, r // 2), cv2.LINE_AA)
         for x, y in face.points:
             cv2.circle(out, (int(round(x)), int(round(y))), r, color, -1, cv2.LINE_AA)
     return out
