@@ -5,7 +5,8 @@
 crops and its raw head outputs for every face, per model. ``compare`` checks two recordings
 (x86 reference, aarch64 candidate) against per-model bounds::
 
-    python scripts/aarch64_compare.py run --model tflite-int8=default --model tflite-int8-lite=lite --model onnx=exports/m_onnx.onnx --out x86.npz
+    python scripts/aarch64_compare.py run --model tflite-int8=default --model tflite-int8-lite=lite \
+        --model onnx=exports/m_onnx.onnx --detector yunet --out x86.npz
     python scripts/aarch64_compare.py compare x86.npz arm.npz [arm2.npz ...]
 
 (several candidate files: one recording split over parallel runs, e.g. one model each).

@@ -53,7 +53,8 @@ def main() -> int:
     paste(canvas, astronaut[:, ::-1], 1190, 80, 330, angle=20)
     paste(canvas, hopper[:, ::-1], 1250, 500, 330)
     cv2.imwrite(str(DOCS / "group.jpg"), canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    return subprocess.call([sys.executable, "-m", "pipnet_edge.runtime", str(DOCS / "group.jpg"), "--out", str(DOCS / "example.jpg")])
+    cmd = [sys.executable, "-m", "pipnet_edge.runtime", str(DOCS / "group.jpg"), "--out", str(DOCS / "example.jpg")]
+    return subprocess.call(cmd)
 
 
 if __name__ == "__main__":

@@ -228,3 +228,38 @@ def test_haar_detector_ships_with_a_calibrated_rule():
     assert det.crop_rule != CropRule()  # calibrated, not the landmark-box default
     assert len(det.detect(np.full((200, 200, 3), 127, np.uint8))) == 0
     assert len(det.detect(_astronaut())) >= 1
+
+
+@pytest.mark.parametrize("name", ["yunet", "blazeface-short", "blazeface-full", "haar"])
+def test_bgr_photos_are_not_converted_but_give_the_same_faces(name):
+    """Every bundled detector takes a BGR photo as it is; the faces equal those of the RGB photo."""
+    if name.startswith("blazeface"):
+        pytest.importorskip("ai_edge_litert")
+    from pipnet_edge.runtime import Landmarker
+
+    rgb = _astronaut()
+    lm = Landmarker("lite", detector=name)
+    assert lm.detector.takes_color_order
+    a = lm.detect(rgb)
+    b = lm.detect(np.ascontiguousarray(rgb[:, :, ::-1]), color_order="BGR")
+    assert len(a) == len(b) >= 1
+    np.testing.assert_allclose(a.points, b.points, atol=1e-3)
+
+
+def test_a_custom_detector_gets_rgb():
+    """A plugged-in detector without takes_color_order always receives RGB."""
+    from pipnet_edge.runtime import Landmarker
+
+    seen = []
+
+    class Custom:
+        crop_rule = YUNET_CROP_RULE
+
+        def detect(self, image):
+            seen.append(image[0, 0].copy())
+            return np.zeros((0, 5))
+
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[..., 0] = 200  # red
+    Landmarker("lite", detector=Custom()).detect(np.ascontiguousarray(rgb[:, :, ::-1]), color_order="BGR")
+    np.testing.assert_array_equal(seen[0], [200, 0, 0])

@@ -35,7 +35,7 @@ from .backends import open_backend
 from .decode import DecodeTables, decode_nhwc
 from .detectors import DEFAULT_DETECTOR, Detections, as_detections, box_iou, create_detector
 from .metadata import ArtifactInfo, read_artifact_info
-from .preprocess import as_rgb, box_regions, check_boxes, crop_regions, roll_angles
+from .preprocess import as_image, box_regions, check_boxes, crop_regions, roll_angles
 from .results import FaceLandmarks, LandmarkerResult
 from .smoothing import OneEuroFilter
 
@@ -77,7 +77,8 @@ class LandmarkerOptions:
         track_min_score: in video, a track whose mean heatmap peak falls below this is dropped.
         smoothing: One Euro smoothing of each track's points in video.
         use_nrm: merge the neighbour (NRM) predictions into each point (PIPNet's decode).
-        result_callback: ``callback(result, image_rgb, timestamp_ms)`` for ``"live_stream"``.
+        result_callback: ``callback(result, image, timestamp_ms)`` for ``"live_stream"`` (the frame as
+            passed, 3 channels, in ``color_order``).
     """
 
     model: str | Path | None = None
@@ -114,7 +115,7 @@ class LandmarkerOptions:
         if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
             raise InputError(f"num_threads must be a positive integer or None, got {self.num_threads!r}")
         if self.running_mode == "live_stream" and self.result_callback is None:
-            raise InputError("running_mode 'live_stream' needs a result_callback(result, image_rgb, timestamp_ms)")
+            raise InputError("running_mode 'live_stream' needs a result_callback(result, image, timestamp_ms)")
         if self.running_mode != "live_stream" and self.result_callback is not None:
             raise InputError("result_callback is only used in running_mode 'live_stream'")
 
@@ -242,12 +243,18 @@ class Landmarker:
                 self._detector = o.detector
         return self._detector
 
-    def _detect_faces(self, rgb: np.ndarray) -> Detections:
+    def _detect_faces(self, image: np.ndarray, order: str) -> Detections:
         det = self.detector
         if det is None:
             raise InputError("no boxes given and the Landmarker has no face detector (detector=None)")
         self._detector_calls += 1
-        found = as_detections(det.detect(rgb))
+        if getattr(det, "takes_color_order", False):
+            raw = det.detect(image, color_order=order)
+        else:
+            import cv2
+
+            raw = det.detect(cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if order == "BGR" else image)
+        found = as_detections(raw)
         if self.options.min_detection_confidence is not None and not isinstance(self.options.detector, str):
             found = found.filtered(self.options.min_detection_confidence)
         return found.sorted().select(slice(0, self.options.max_faces))
@@ -272,10 +279,10 @@ class Landmarker:
             raise InputError(f"crops must be a numpy array of shape (B, {s}, {s}, 3), got {getattr(crops, 'shape', type(crops))}")
         return decode_nhwc(self.backend.run(crops), self.tables, use_nrm=self.options.use_nrm)
 
-    def _landmarks_for_regions(self, rgb: np.ndarray, regions: np.ndarray, boxes: np.ndarray) -> list[FaceLandmarks]:
+    def _landmarks_for_regions(self, image: np.ndarray, order: str, regions: np.ndarray, boxes: np.ndarray) -> list[FaceLandmarks]:
         if len(regions) == 0:
             return []
-        crops, mats = crop_regions(rgb, regions, self.spec.input_size)
+        crops, mats = crop_regions(image, regions, self.spec.input_size, order)
         pts, scores = self.infer_crops(crops)
         px = geometry.from_normalized(pts, self.spec.input_size)
         faces = []
@@ -304,19 +311,19 @@ class Landmarker:
         with self._lock:
             self._check_open()
             self._check_mode("detect", "image")
-            rgb = as_rgb(image, color_order or self.options.color_order)
-            return LandmarkerResult(self._detect_rgb(rgb, boxes))
+            order = color_order or self.options.color_order
+            return LandmarkerResult(self._detect_image(as_image(image, order), order, boxes))
 
-    def _detect_rgb(self, rgb: np.ndarray, boxes=None) -> list[FaceLandmarks]:
-        h, w = rgb.shape[:2]
+    def _detect_image(self, image: np.ndarray, order: str, boxes=None) -> list[FaceLandmarks]:
+        h, w = image.shape[:2]
         if boxes is not None:
             b = check_boxes(boxes, w, h)
-            return self._landmarks_for_regions(rgb, box_regions(b, self.spec.crop), b)
-        found = self._detect_faces(rgb)
-        faces = self._landmarks_for_regions(rgb, self._detection_regions(found), found.boxes)
+            return self._landmarks_for_regions(image, order, box_regions(b, self.spec.crop), b)
+        found = self._detect_faces(image, order)
+        faces = self._landmarks_for_regions(image, order, self._detection_regions(found), found.boxes)
         if self.options.refine and faces:
             regions = np.stack([self._points_region(f.points, self._points_roll(f.points)) for f in faces])
-            refined = self._landmarks_for_regions(rgb, regions, found.boxes)
+            refined = self._landmarks_for_regions(image, order, regions, found.boxes)
             faces = [r if r.score >= f.score * 0.8 else f for f, r in zip(faces, refined)]
         return faces
 
@@ -337,10 +344,10 @@ class Landmarker:
         with self._lock:
             self._check_open()
             self._check_mode("detect_for_video", "video")
-            rgb = as_rgb(frame, color_order or self.options.color_order)
-            return self._track_frame(rgb, timestamp_ms)
+            order = color_order or self.options.color_order
+            return self._track_frame(as_image(frame, order), order, timestamp_ms)
 
-    def _track_frame(self, rgb: np.ndarray, timestamp_ms: int) -> LandmarkerResult:
+    def _track_frame(self, image: np.ndarray, order: str, timestamp_ms: int) -> LandmarkerResult:
         if not isinstance(timestamp_ms, (int, np.integer)):
             raise InputError(f"timestamp_ms must be an integer (milliseconds), got {type(timestamp_ms).__name__}")
         if self._last_ts is not None and timestamp_ms <= self._last_ts:
@@ -356,7 +363,7 @@ class Landmarker:
         if run_detector:
             self._since_detect = 0
             self._redetect = False
-            found = self._detect_faces(rgb)
+            found = self._detect_faces(image, order)
             if len(found):
                 det_regions = self._detection_regions(found)
                 # a detection is a new face when it overlaps no tracked face
@@ -372,8 +379,8 @@ class Landmarker:
                     track_boxes = np.vstack([track_boxes, found.boxes[k : k + 1]])
         else:
             self._since_detect += 1
-        h, w = rgb.shape[:2]
-        faces = self._landmarks_for_regions(rgb, np.array(regions).reshape(-1, 4), np.array(boxes).reshape(-1, 4))
+        h, w = image.shape[:2]
+        faces = self._landmarks_for_regions(image, order, np.array(regions).reshape(-1, 4), np.array(boxes).reshape(-1, 4))
         # tracks first (existing ids), then new faces
         kept: list[_Track] = []
         out: list[FaceLandmarks] = []
@@ -457,12 +464,13 @@ class Landmarker:
         """
         self._check_open()
         self._check_mode("detect_async", "live_stream")
-        rgb = as_rgb(frame, color_order or self.options.color_order)
+        order = color_order or self.options.color_order
+        image = as_image(frame, order)
         if not isinstance(timestamp_ms, (int, np.integer)):
             raise InputError(f"timestamp_ms must be an integer (milliseconds), got {type(timestamp_ms).__name__}")
         if self._worker is None:
             self._worker = _StreamWorker(self)
-        return self._worker.offer(rgb, int(timestamp_ms))
+        return self._worker.offer(image, order, int(timestamp_ms))
 
     def __repr__(self) -> str:
         backend = self.backend.describe() if self.backend is not None else "closed"
@@ -475,21 +483,21 @@ class _StreamWorker:
     def __init__(self, landmarker: Landmarker) -> None:
         self.lm = landmarker
         self._cond = threading.Condition()
-        self._pending: tuple[np.ndarray, int] | None = None
+        self._pending: tuple[np.ndarray, str, int] | None = None
         self._busy = False
         self._stopped = False
         self._last_ts: int | None = None
         self._thread = threading.Thread(target=self._run, name="pipnet-edge-live-stream", daemon=True)
         self._thread.start()
 
-    def offer(self, rgb: np.ndarray, ts: int) -> bool:
+    def offer(self, image: np.ndarray, order: str, ts: int) -> bool:
         with self._cond:
             if self._last_ts is not None and ts <= self._last_ts:
                 raise InputError(f"timestamp_ms must increase: got {ts} after {self._last_ts}")
             self._last_ts = ts
             if self._busy or self._pending is not None:
                 return False
-            self._pending = (rgb, ts)
+            self._pending = (image, order, ts)
             self._cond.notify()
             return True
 
@@ -500,13 +508,13 @@ class _StreamWorker:
                     self._cond.wait()
                 if self._stopped:
                     return
-                rgb, ts = self._pending
+                image, order, ts = self._pending
                 self._pending = None
                 self._busy = True
             try:
                 with self.lm._lock:
-                    result = self.lm._track_frame(rgb, ts)
-                self.lm.options.result_callback(result, rgb, ts)
+                    result = self.lm._track_frame(image, order, ts)
+                self.lm.options.result_callback(result, image, ts)
             except Exception:  # a failing callback must not kill the stream
                 log.exception("live-stream frame %d failed", ts)
             finally:

@@ -12,37 +12,50 @@ from ..errors import InputError
 from ..spec import CropRule
 from . import geometry
 
-__all__ = ["as_rgb", "check_boxes", "crop_faces", "crop_regions", "box_regions", "roll_angles"]
+__all__ = ["as_image", "as_rgb", "check_boxes", "crop_faces", "crop_regions", "box_regions", "roll_angles"]
 
 
-def as_rgb(image, color_order: str = "RGB") -> np.ndarray:
-    """Validate an image and return it as contiguous ``(H, W, 3)`` uint8 RGB.
+def as_image(image, color_order: str = "RGB") -> np.ndarray:
+    """Validate an image and return it as contiguous ``(H, W, 3)`` uint8, still in ``color_order``.
 
-    Accepts ``(H, W)`` grayscale, ``(H, W, 1)``, ``(H, W, 3)`` in ``color_order`` (``"RGB"``
-    or ``"BGR"``, what ``cv2.imread`` returns) and ``(H, W, 4)`` RGBA / BGRA.
+    Accepts ``(H, W)`` grayscale, ``(H, W, 1)``, ``(H, W, 3)`` in ``color_order`` (``"RGB"`` or
+    ``"BGR"``, what ``cv2.imread`` returns) and ``(H, W, 4)`` RGBA / BGRA (alpha dropped). A
+    contiguous 3-channel image is returned as is (no copy): the channel order is left to the
+    consumers, so a BGR photo is never converted whole.
+
+    Raises:
+        InputError: not a numpy array, not uint8, a shape that is not an image, or an empty image.
     """
+    import cv2
+
     if color_order not in ("RGB", "BGR"):
         raise InputError(f"color_order must be 'RGB' or 'BGR', got {color_order!r}")
     if not isinstance(image, np.ndarray):
         raise InputError(f"image must be a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
-        raise InputError(f"image must be uint8 (0-255 pixels), got dtype {image.dtype}; convert with np.clip(img, 0, 255).astype(np.uint8)")
+        raise InputError(
+            f"image must be uint8 (0-255 pixels), got dtype {image.dtype}; convert with np.clip(img, 0, 255).astype(np.uint8)"
+        )
     if image.ndim == 2:
         image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
         raise InputError(f"image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {image.shape}")
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise InputError(f"image is empty (shape {image.shape})")
-    import cv2
-
     c = image.shape[2]
     if c == 1:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_GRAY2RGB)
     if c == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if color_order == "BGR" else cv2.COLOR_RGBA2RGB)
-    if color_order == "BGR":
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGBA2RGB)  # drops alpha, keeps the order
     return np.ascontiguousarray(image)
+
+
+def as_rgb(image, color_order: str = "RGB") -> np.ndarray:
+    """:func:`as_image`, converted to RGB."""
+    import cv2
+
+    img = as_image(image, color_order)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if color_order == "BGR" else img
 
 
 def check_boxes(boxes, width: int, height: int) -> np.ndarray:
@@ -89,9 +102,10 @@ def roll_angles(left_eye: np.ndarray, right_eye: np.ndarray) -> np.ndarray:
     return -np.degrees(np.arctan2(d[:, 1], d[:, 0]))
 
 
-def crop_regions(image_rgb: np.ndarray, regions: np.ndarray, input_size: int) -> tuple[np.ndarray, np.ndarray]:
+def crop_regions(image_rgb: np.ndarray, regions: np.ndarray, input_size: int, color_order: str = "RGB") -> tuple[np.ndarray, np.ndarray]:
     """Warp each ``[cx, cy, side, roll]`` region to the input square, the face turned upright:
-    ``(K, S, S, 3)`` uint8 crops and the ``(K, 2, 3)`` image-to-crop matrices."""
+    ``(K, S, S, 3)`` uint8 RGB crops and the ``(K, 2, 3)`` image-to-crop matrices. A ``"BGR"`` image
+    is cropped as it is and only the small crops are reordered."""
     import cv2
 
     crops = np.empty((len(regions), input_size, input_size, 3), np.uint8)
@@ -100,6 +114,8 @@ def crop_regions(image_rgb: np.ndarray, regions: np.ndarray, input_size: int) ->
         m = geometry.crop_matrix(cx, cy, side, input_size, -angle)
         crops[k] = cv2.warpAffine(image_rgb, m, (input_size, input_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         mats[k] = m
+    if color_order == "BGR":
+        crops = np.ascontiguousarray(crops[..., ::-1])
     return crops, mats
 
 

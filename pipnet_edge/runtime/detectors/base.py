@@ -97,7 +97,10 @@ class Detections:
 class FaceDetector(Protocol):
     """Anything with a ``detect`` method and a calibrated ``crop_rule`` plugs into the Landmarker.
 
-    ``detect`` may return :class:`Detections` or a plain ``(K, 5)`` array ``[x0, y0, x1, y1, score]``.
+    ``detect`` takes an RGB photo and may return :class:`Detections` or a plain ``(K, 5)`` array
+    ``[x0, y0, x1, y1, score]``. A detector that also takes ``detect(image, color_order="BGR")``
+    says so with ``takes_color_order = True``: the Landmarker then hands it BGR photos as they are,
+    without converting the whole photo (the bundled detectors do).
     """
 
     crop_rule: CropRule

@@ -289,7 +289,7 @@ class BlazeFaceDetector:
         self._boxes_index = by_width[_NUM_COORDS]["index"]
         self._scores_index = by_width[1]["index"]
 
-    def _letterbox(self, image_rgb: np.ndarray) -> tuple[float, float, float]:
+    def _letterbox(self, image_rgb: np.ndarray, bgr: bool = False) -> tuple[float, float, float]:
         """Letterbox the photo into the model's input as MediaPipe's CPU ``ImageToTensorCalculator`` does, in ``[-1, 1]``.
 
         Returns ``(scale, x_offset, y_offset)``: a point at normalised input position ``(u, v)`` lies at photo
@@ -307,8 +307,8 @@ class BlazeFaceDetector:
         warp[0, 2], warp[1, 2] = -x0 / step, -y0 / step
         cv2.warpAffine(image_rgb, warp, self._canvas.shape[1::-1], dst=self._canvas, flags=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        # ImageToTensor's value range [-1, 1]: value * 2 / 255 - 1
-        np.multiply(self._canvas, np.float32(2.0 / 255.0), out=self._tensor[0], dtype=np.float32)
+        # ImageToTensor's value range [-1, 1]: value * 2 / 255 - 1 (a BGR photo is reordered here, on the small input)
+        np.multiply(self._canvas[:, :, ::-1] if bgr else self._canvas, np.float32(2.0 / 255.0), out=self._tensor[0], dtype=np.float32)
         np.subtract(self._tensor, np.float32(1.0), out=self._tensor)
         # The centre of input pixel j (normalised (j + 0.5) / size) therefore shows photo point x0 + j * step.
         # MediaPipe's DetectionProjection maps it to x0 + (j + 0.5) * step instead (as if pixel j covered
@@ -316,12 +316,15 @@ class BlazeFaceDetector:
         # pixel-corner convention), e.g. +2 px on a 640 px photo with short range, +9 px on a 2400 px one.
         return side, x0 - step / 2.0, y0 - step / 2.0
 
-    def detect(self, image_rgb: np.ndarray) -> Detections:
-        """Faces in a ``(H, W, 3)`` uint8 RGB photo, best first, in photo pixels (pixel centres at integers)."""
+    takes_color_order = True
+
+    def detect(self, image_rgb: np.ndarray, color_order: str = "RGB") -> Detections:
+        """Faces in a ``(H, W, 3)`` uint8 photo (RGB, or BGR with ``color_order="BGR"``), best first, in photo
+        pixels (pixel centres at integers)."""
         image_rgb = np.asarray(image_rgb)
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8 or min(image_rgb.shape[:2]) < 1:
             raise InputError(f"BlazeFace needs an (H, W, 3) uint8 RGB image, got {image_rgb.shape} {image_rgb.dtype}")
-        scale, x_offset, y_offset = self._letterbox(image_rgb)
+        scale, x_offset, y_offset = self._letterbox(image_rgb, color_order == "BGR")
         it = self._interpreter
         it.set_tensor(self._input_index, self._tensor)
         it.invoke()

@@ -56,10 +56,13 @@ class HaarFaceDetector:
         if self._cv.empty():
             raise ModelLoadError(f"cannot load OpenCV cascade {path}")
 
-    def detect(self, image_rgb: np.ndarray) -> Detections:
+    takes_color_order = True
+
+    def detect(self, image_rgb: np.ndarray, color_order: str = "RGB") -> Detections:
+        """Faces in a ``(H, W, 3)`` uint8 photo (RGB, or BGR with ``color_order="BGR"``), best first."""
         import cv2
 
-        gray = cv2.equalizeHist(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
+        gray = cv2.equalizeHist(cv2.cvtColor(image_rgb, cv2.COLOR_BGR2GRAY if color_order == "BGR" else cv2.COLOR_RGB2GRAY))
         side = int(self.min_face_size)
         rects, _, weights = self._cv.detectMultiScale3(
             gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(side, side), outputRejectLevels=True,

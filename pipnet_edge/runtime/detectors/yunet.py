@@ -158,15 +158,17 @@ class YuNetFaceDetector:
         s = working_scale(height, width, longest)
         return max(1, round(width * s)), max(1, round(height * s))
 
-    def detect(self, image_rgb: np.ndarray) -> Detections:
-        """Faces in a ``(H, W, 3)`` uint8 RGB photo, best first, in photo pixels."""
+    takes_color_order = True
+
+    def detect(self, image_rgb: np.ndarray, color_order: str = "RGB") -> Detections:
+        """Faces in a ``(H, W, 3)`` uint8 photo (RGB, or BGR with ``color_order="BGR"``), best first, in photo pixels."""
         import cv2
 
         h, w = image_rgb.shape[:2]
         ww, wh = self.working_size(h, w)
         # bilinear: as many faces found as with area averaging on our multi-face photos, at a tenth of the cost
         small = image_rgb if (ww, wh) == (w, h) else cv2.resize(image_rgb, (ww, wh), interpolation=cv2.INTER_LINEAR)
-        bgr = small[:, :, ::-1]  # YuNet was trained on BGR pixels
+        bgr = small if color_order == "BGR" else small[:, :, ::-1]  # YuNet was trained on BGR pixels
         found = self._detect_ort(bgr) if self._session is not None else self._detect_opencv(np.ascontiguousarray(bgr))
         return found.scaled(w / ww, h / wh).filtered(self.min_confidence, self.max_faces)
 
