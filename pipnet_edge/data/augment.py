@@ -1,8 +1,10 @@
 """The paper's augmentations, as one affine warp plus a few photometric changes.
 
 Geometric changes (shift, scale, rotation, mirror) are folded into the single crop affine,
-so each training image is resampled once from the source photo. Photometric changes
-(occlusion, blur, grayscale) are applied to the crop.
+so each training image is resampled once from the source photo (small faces are upscaled by
+that warp). Photometric changes (occlusion, blur, grayscale, and optionally low resolution:
+shrinking the crop to a few dozen pixels and scaling it back, as a small face in a photo looks)
+are applied to the crop.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class AugmentConfig:
     max_occlusion: float = 0.4  # fraction of the input side
     blur_prob: float = 0.3
     gray_prob: float = 0.2
+    lowres_prob: float = 0.0  # off by default; 0 draws no random numbers, so other augmentations are unchanged
+    lowres_side: tuple[int, int] = (32, 72)  # pixels the crop is shrunk to (uniform), then scaled back up
 
 
 def sample_affine(
@@ -49,7 +53,12 @@ def sample_affine(
 
 
 def photometric(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
-    """Occlusion, blur and grayscale on an ``(S, S, 3)`` uint8 crop (returns a new array)."""
+    """Occlusion, blur, grayscale and low resolution on an ``(S, S, 3)`` uint8 crop (returns a new array).
+
+    Low resolution shrinks the crop to a side drawn from ``cfg.lowres_side`` (absolute pixels, so a
+    teacher crop of another size keeps the same detail) with area averaging and scales it back
+    bilinearly; sides at or above the crop's are skipped.
+    """
     import cv2
 
     img = image
@@ -65,4 +74,9 @@ def photometric(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator)
     if rng.random() < cfg.gray_prob:
         g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
         img = np.repeat(g[:, :, None], 3, axis=2)
+    if cfg.lowres_prob > 0 and rng.random() < cfg.lowres_prob:
+        side = int(rng.integers(cfg.lowres_side[0], cfg.lowres_side[1] + 1))
+        if side < s:
+            small = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
+            img = cv2.resize(small, (s, s), interpolation=cv2.INTER_LINEAR)
     return img

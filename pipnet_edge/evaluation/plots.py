@@ -34,7 +34,7 @@ def per_landmark_chart(series: dict[str, Sequence[float]], path: Path, title: st
 
 
 def overlay_grid(records, pred: np.ndarray, path: Path, cols: int = 4, size: int = 256, order: Sequence[int] | None = None) -> Path:
-    """Crops of faces with truth (green) and prediction (red) points."""
+    """Crops of faces with truth (green) and prediction (red) points (around each face's ``box`` when it has one)."""
     import cv2
 
     from ..runtime import geometry
@@ -44,7 +44,7 @@ def overlay_grid(records, pred: np.ndarray, path: Path, cols: int = 4, size: int
     for i in idx:
         r = records[i]
         img = cv2.imread(str(r.image_path))
-        box = geometry.box_from_points(r.points)
+        box = r.box if r.box is not None else geometry.box_from_points(r.points)
         cx, cy, side = geometry.crop_square(box, 1.3)
         m = geometry.crop_matrix(cx, cy, side, size)
         tile = cv2.warpAffine(img, m, (size, size))

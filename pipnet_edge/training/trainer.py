@@ -1,4 +1,8 @@
-"""The PIPNet training loop: float training and QAT fine-tuning, single process or DDP."""
+"""The PIPNet training loop: float training and QAT fine-tuning, single process or DDP.
+
+With ``unlabelled`` set, :func:`train` runs self-training (:mod:`pipnet_edge.training.self_training`):
+rounds of this loop in which every step also takes a batch of pseudo-labelled faces.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from ..data.annotations import FaceRecord, load_faces, stack_points
 from ..data.augment import AugmentConfig
@@ -26,7 +30,7 @@ from ..spec import CropRule, ModelSpec
 from .loss import distill_loss, neighbor_slot_map, pipnet_loss
 from .normalize import normalize_batch
 
-__all__ = ["TrainConfig", "train", "build_spec"]
+__all__ = ["TrainConfig", "UnlabelledFaces", "build_spec", "fit", "split_validation", "train"]
 
 log = logging.getLogger("pipnet_edge.train")
 
@@ -67,6 +71,32 @@ class TrainConfig:
     threads: int | None = None
     progress: bool = True
     augment: dict = field(default_factory=dict)
+    # self-training on unlabelled faces (see pipnet_edge.training.self_training); None: plain training
+    unlabelled: str | None = None  # MTFL-style five-point list (the held-out split is never trained on)
+    unlabelled_ratio: float = 1.0  # pseudo-labelled faces per labelled face in each batch
+    unlabelled_weight: float = 1.0  # loss = labelled PIPNet loss + w * pseudo-labelled PIPNet loss
+    rounds: int = 1  # self-training rounds
+    curriculum: str = "none"  # "none": every unlabelled face each round; "stc": most confident share, growing per round
+    curriculum_start: float = 0.5  # the first round's share with "stc"
+    confidence: str = "nrm"  # "nrm", "peak" or "both" (see pipnet_edge.training.curriculum)
+    fixed_teacher: bool = False  # keep the first teacher in every round (default: the student becomes the next teacher)
+    round_init: str = "fresh"  # rounds after the first start from "fresh" (the first round's init) or "previous" (its student)
+    round_epochs: int | None = None  # epochs of rounds after the first (lr steps scaled to match); None: epochs
+    unlabelled_separate_pass: bool = False  # forward pseudo-labelled faces in their own pass (faster at 256 px on CPUs)
+    unlabelled_limit: int | None = None  # use a seeded random subset of this many unlabelled faces (smoke runs, timing)
+
+
+@dataclass
+class UnlabelledFaces:
+    """What one self-training round mixes into the labelled batches.
+
+    ``records``: the selected faces, ``points`` being the teacher's pseudo-labels (image pixels)
+    and ``box`` the crop box; ``check``: held-out five-point faces (``points`` = the human five
+    points) whose five-point NME is reported at validation time, or ``None``.
+    """
+
+    records: list[FaceRecord]
+    check: list[FaceRecord] | None = None
 
 
 def _is_main() -> bool:
@@ -159,7 +189,30 @@ def _lr_at(cfg: TrainConfig, epoch: int) -> float:
 
 
 def train(cfg: TrainConfig) -> Path:
-    """Run training; returns the path of the final model file (``best``/``final`` safetensors)."""
+    """Run training; returns the path of the final model file (``final``/``qat`` safetensors).
+
+    With ``cfg.unlabelled``: self-training rounds (:func:`~pipnet_edge.training.self_training.self_train`).
+    """
+    if cfg.unlabelled:
+        from .self_training import self_train
+
+        return self_train(cfg)
+    return fit(cfg)
+
+
+def _cycle(loader: DataLoader, dataset: FaceDataset, sampler):
+    """Batches of ``loader`` forever; each pass re-draws the order and the augmentation."""
+    passes = 0
+    while True:
+        dataset.set_epoch(passes)
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(passes)
+        yield from loader
+        passes += 1
+
+
+def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
+    """One training run (one self-training round when ``unlabelled`` is given); returns the final model file."""
     if cfg.val_fraction and cfg.val_data:
         raise DataError("give either val_data (a labelled folder) or val_fraction (a hold-out of data), not both")
     device = _pick_device(cfg.device)
@@ -249,10 +302,28 @@ def train(cfg: TrainConfig) -> Path:
     )
     if len(loader) == 0:
         raise DataError(f"{len(dataset)} faces are fewer than one batch of {cfg.batch_size}")
+    u_stream = None
+    if unlabelled is not None:
+        if cfg.qat:
+            raise SpecError("self-training trains float models; run --qat on its result afterwards")
+        u_batch = max(1, round(cfg.batch_size * cfg.unlabelled_ratio))
+        u_dataset = FaceDataset(unlabelled.records, spec, augment=aug, seed=cfg.seed + 7919)
+        u_sampler = (DistributedSampler(u_dataset, num_replicas=world, rank=rank, seed=cfg.seed) if world > 1
+                     else RandomSampler(u_dataset, generator=torch.Generator().manual_seed(cfg.seed + 1)))
+        u_loader = DataLoader(u_dataset, batch_size=u_batch, sampler=u_sampler, num_workers=cfg.workers, drop_last=True)
+        if len(u_loader) == 0:
+            raise DataError(f"{len(u_dataset)} pseudo-labelled faces are fewer than one batch of {u_batch} "
+                            f"(--batch-size {cfg.batch_size} x --unlabelled-ratio {cfg.unlabelled_ratio})")
+        u_stream = _cycle(u_loader, u_dataset, u_sampler)
+        if cfg.unlabelled_separate_pass and world > 1:
+            raise SpecError("--unlabelled-separate-pass runs two backward passes per step; use it in single-process training")
+        log.info("mixing %d pseudo-labelled faces into each batch of %d (from %d faces), loss weight %.2f",
+                 u_batch, cfg.batch_size, len(u_dataset), cfg.unlabelled_weight)
     if cfg.val_data:
         val_records = load_faces(cfg.val_data)
+    check_records = unlabelled.check if unlabelled is not None else None
     if not _is_main():
-        val_records = None
+        val_records = check_records = None
 
     log.info(
         "training %s PIPNet (%d points, num_nb %d, %dx%d) on %d faces, %d epochs, batch %d x %d process(es), device %s%s",
@@ -283,14 +354,41 @@ def train(cfg: TrainConfig) -> Path:
         sums: dict[str, float] = {}
         seen = 0
         for batch in it:
+            images = batch["image"]
+            ubatch = next(u_stream) if u_stream is not None else None
+            optimizer.zero_grad(set_to_none=True)
+            u_separate = None
+            if ubatch is not None and cfg.unlabelled_separate_pass:  # its own pass; gradients add up before the step
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    u_out = train_model(normalize_batch(ubatch["image"], spec).to(device))
+                u_loss, u_parts = pipnet_loss(u_out, ubatch["cell"].to(device), ubatch["offset"].to(device),
+                                              ubatch["nb_offset"].to(device))
+                u_separate = cfg.unlabelled_weight * u_loss
+                if not torch.isfinite(u_separate):
+                    raise FloatingPointError(f"the pseudo-label loss became {float(u_separate)} at epoch {epoch + 1}; lower --lr")
+                u_separate.backward()
+                u_separate = u_separate.detach()
+                del u_out, u_loss
+                ubatch = None
+            elif ubatch is not None:  # one forward pass over labelled + pseudo-labelled faces
+                images = torch.cat([images, ubatch["image"]])
             if cfg.qat:  # the QAT graph takes raw pixels (normalisation folded into its first conv)
-                x = batch["image"].float().to(device)
+                x = images.float().to(device)
             else:
-                x = normalize_batch(batch["image"], spec).to(device)
+                x = normalize_batch(images, spec).to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and not cfg.qat):
                 outputs = train_model(x)
+            n_lab = batch["image"].shape[0]
+            if ubatch is not None:
+                u_out = tuple(o[n_lab:] for o in outputs)
+                outputs = tuple(o[:n_lab] for o in outputs)
             cell = batch["cell"].to(device)
             loss, parts = pipnet_loss(outputs, cell, batch["offset"].to(device), batch["nb_offset"].to(device))
+            if ubatch is not None:
+                u_loss, u_parts = pipnet_loss(u_out, ubatch["cell"].to(device), ubatch["offset"].to(device),
+                                              ubatch["nb_offset"].to(device))
+                loss = loss + cfg.unlabelled_weight * u_loss
+                parts.update({f"u_{k}": v for k, v in u_parts.items()})
             if teacher is not None:
                 with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     soft = teacher(normalize_batch(batch["teacher_image"], teacher.spec).to(device))
@@ -299,9 +397,11 @@ def train(cfg: TrainConfig) -> Path:
                 parts.update(kd_parts)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch + 1}; lower --lr")
-            optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if u_separate is not None:
+                loss = loss.detach() + u_separate
+                parts.update({f"u_{k}": v for k, v in u_parts.items()})
             seen += 1
             for k, v in {"loss": float(loss.detach()), **parts}.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -319,6 +419,13 @@ def train(cfg: TrainConfig) -> Path:
 
             val = predict_faces(TorchPredictor(model.eval_model() if cfg.qat else model, "validation"), val_records)
             record["val_nme"] = round(summarize(val.points, val.truth, spec.scheme).nme, 4)
+        if check_records and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
+            from ..evaluation.predictors import TorchPredictor
+            from ..evaluation.runner import predict_faces
+            from ..five_point import five_point_summary
+
+            check = predict_faces(TorchPredictor(model, "validation"), check_records)
+            record["val_5pt_nme"] = round(five_point_summary(check.points, check.truth).nme, 4)
         history.append(record)
         if _is_main():
             log.info("epoch %d/%d: %s", epoch + 1, cfg.epochs, json.dumps(record))

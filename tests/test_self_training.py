@@ -1,0 +1,185 @@
+"""Self-training: the curriculum's selection, pseudo-labels (round trip, confidences, cache) and smoke runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import SHARED, make_synthetic_faces, require
+
+from pipnet_edge.data.annotations import FaceRecord
+from pipnet_edge.errors import DataError, SpecError
+from pipnet_edge.training.curriculum import difficulty_order, round_shares, select_faces
+from pipnet_edge.training.trainer import TrainConfig, train
+
+MTFL_LIST = SHARED / "data" / "mtfl" / "train_5pt.txt"
+SMALL = {"backbone": "mobilenet_v3_small", "input_size": 64, "batch_size": 4, "progress": False, "threads": 1}
+
+
+def test_curriculum_takes_easy_faces_first_and_grows_per_round():
+    peak = np.array([0.9, 0.2, 0.5, 0.8, 0.1, 0.6])
+    spread = np.array([0.01, 0.30, 0.10, 0.02, 0.50, 0.05])  # agrees with the peaks: 0, 3, 5, 2, 1, 4
+    assert difficulty_order(peak, spread, "peak").tolist() == [0, 3, 5, 2, 1, 4]
+    assert difficulty_order(peak, spread, "nrm").tolist() == [0, 3, 5, 2, 1, 4]
+    assert difficulty_order(peak, spread, "both").tolist() == [0, 3, 5, 2, 1, 4]
+    # when the two disagree, "both" sums their ranks
+    assert difficulty_order(np.array([0.9, 0.8, 0.1]), np.array([0.5, 0.01, 0.02]), "both").tolist() == [1, 0, 2]
+    assert difficulty_order(np.array([0.9, 0.8, 0.1]), np.array([0.5, 0.01, 0.02])).tolist() == [1, 2, 0]  # default: nrm
+
+    shares = round_shares("stc", 3, start=0.5)
+    assert shares == [0.5, 0.75, 1.0]
+    selected = [set(select_faces(peak, spread, s).tolist()) for s in shares]
+    assert selected[0] == {0, 3, 5} and selected[0] < selected[1] < selected[2] == set(range(6))
+    assert select_faces(peak, spread, 0.5).tolist() == [0, 3, 5]  # easiest first
+    assert round_shares("none", 2) == [1.0, 1.0] and round_shares("stc", 1, 0.4) == [0.4]
+    assert len(select_faces(peak, spread, 0.01)) == 1
+    with pytest.raises(SpecError, match="curriculum"):
+        round_shares("cosine", 2)
+    with pytest.raises(SpecError, match="rounds"):
+        round_shares("stc", 0)
+    with pytest.raises(SpecError, match="confidence"):
+        difficulty_order(peak, spread, "entropy")
+
+
+def test_pseudo_labels_round_trip_through_targets_and_decode(tmp_path):
+    """A teacher's points -> the dataset's crop and targets -> decode -> image pixels: the same points."""
+    import cv2
+
+    from pipnet_edge.data.dataset import FaceDataset
+    from pipnet_edge.data.targets import encode, to_dense
+    from pipnet_edge.runtime import geometry
+    from pipnet_edge.runtime.decode import DecodeTables, HeadOutputs, decode
+    from pipnet_edge.spec import ModelSpec
+    from pipnet_edge.training.pseudo_labels import nrm_spread
+
+    rng = np.random.default_rng(0)
+    mean_face = rng.uniform(0.25, 0.75, (68, 2))
+    spec = ModelSpec.create("300w-68", mean_face, backbone="mobilenet_v2_s16_c512", input_size=112, net_stride=16, num_nb=5)
+    tables = DecodeTables.from_spec(spec)
+    cv2.imwrite(str(tmp_path / "face.jpg"), np.zeros((80, 80, 3), np.uint8))
+    teacher_points = (mean_face * 50 + 15 + rng.normal(0, 0.5, (68, 2))).astype(np.float32)  # image pixels of an 80-px face
+    box = np.array([12.0, 14.0, 66.0, 68.0])  # e.g. from the five points
+    item = FaceDataset([FaceRecord(tmp_path / "face.jpg", teacher_points, box)], spec)[0]
+    targets = encode(item["points"].numpy(), spec.neighbor_array, spec.map_size)
+    np.testing.assert_array_equal(targets.cell, item["cell"].numpy())
+    heads = HeadOutputs(*(m[None] for m in to_dense(targets, spec.map_size)))
+    for use_nrm in (False, True):
+        norm, _ = decode(heads, tables, use_nrm=use_nrm)
+        back = geometry.apply(geometry.invert(item["matrix"].numpy()), geometry.from_normalized(norm[0], spec.input_size))
+        np.testing.assert_allclose(back, teacher_points, atol=1e-3)
+    np.testing.assert_allclose(nrm_spread(heads, tables), 0.0, atol=1e-6)  # exact targets: the neighbour votes agree
+    noisy = HeadOutputs(heads.score, heads.offset_x, heads.offset_y, heads.nb_x + 0.5, heads.nb_y)
+    assert float(nrm_spread(noisy, tables).max()) > 0.05
+
+
+def _five_point_list(folder, count: int = 8, seed: int = 0):
+    """An MTFL-style list of ``count`` random 80-px images."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    (folder / "imgs").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(count):
+        cv2.imwrite(str(folder / "imgs" / f"u{i}.jpg"), rng.integers(0, 255, (80, 80, 3), dtype=np.uint8))
+        five = np.array([[30, 35], [50, 35], [40, 45], [32, 55], [48, 55]]) + rng.normal(0, 1.5, (5, 2))
+        lines.append(f"imgs/u{i}.jpg " + " ".join(f"{v:.2f}" for v in np.r_[five[:, 0], five[:, 1]]))
+    (folder / "list.txt").write_text("\n".join(lines) + "\n")
+    return folder / "list.txt"
+
+
+def _tiny_teacher(path):
+    from tiny import tiny_model
+
+    from pipnet_edge.models.checkpoint import save_model
+
+    return save_model(tiny_model(), path)
+
+
+def test_pseudo_labels_are_cached_per_teacher(tmp_path, monkeypatch):
+    from pipnet_edge.data.mtfl import face_key, read_five_point_list
+    from pipnet_edge.training import pseudo_labels
+
+    recs = read_five_point_list(_five_point_list(tmp_path))
+    keys = [face_key(r) for r in recs]
+    teacher = _tiny_teacher(tmp_path / "teacher.safetensors")
+    labels = pseudo_labels.cached_pseudo_labels(str(teacher), recs, keys, tmp_path / "cache.npz", 68)
+    assert labels.points.shape == (8, 68, 2) and labels.peak.shape == labels.spread.shape == (8,)
+    assert np.isfinite(labels.points).all() and (labels.spread >= 0).all()
+    calls = []
+    monkeypatch.setattr(pseudo_labels, "predict_pseudo_labels", lambda *a, **k: calls.append(1))
+    again = pseudo_labels.cached_pseudo_labels(str(teacher), recs, keys, tmp_path / "cache.npz", 68)
+    assert not calls and np.array_equal(again.points, labels.points) and again.keys == keys
+    assert pseudo_labels.PseudoLabels.load(tmp_path / "cache.npz", "another teacher") is None
+    with pytest.raises(SpecError, match="points"):
+        pseudo_labels.cached_pseudo_labels(str(teacher), recs, keys, tmp_path / "other.npz", 98)
+
+
+def test_self_training_rounds_on_synthetic_faces(tmp_path):
+    """Two STC rounds, the student becoming the teacher, with --val-fraction: 2 steps each."""
+    labelled = make_synthetic_faces(tmp_path / "faces")
+    unlabelled = _five_point_list(tmp_path / "u")
+    teacher = _tiny_teacher(tmp_path / "teacher.safetensors")
+    out = tmp_path / "st"
+    run = {"data": str(labelled), "out": str(out), "unlabelled": str(unlabelled), "teacher": str(teacher), "curriculum": "stc",
+           "rounds": 2, "epochs": 1, "max_steps": 2, "val_fraction": 0.25, "unlabelled_ratio": 0.5, **SMALL}
+    final = train(TrainConfig(**run, val_every=1))
+    assert final == out / "final.safetensors" and final.is_file()
+    rounds = json.loads((out / "rounds.json").read_text())
+    assert [r["share"] for r in rounds] == [0.5, 1.0] and [r["faces"] for r in rounds] == [3, 6]  # 2 of 8 held out
+    assert rounds[0]["teacher"] == str(teacher) and rounds[1]["teacher"] == str(out / "round1" / "final.safetensors")
+    assert (out / "validation_unlabelled.txt").read_text().count("\n") == 2
+    hist = json.loads((out / "round2" / "history.jsonl").read_text().splitlines()[-1])
+    assert {"u_score", "u_offset", "u_nb", "val_nme", "val_5pt_nme"} <= set(hist)
+    assert len((out / "round1" / "selected_faces.txt").read_text().splitlines()) == 3
+    # --resume reuses the finished rounds
+    train(TrainConfig(**run, resume=str(out)))
+    assert len((out / "round2" / "history.jsonl").read_text().splitlines()) == 1
+    with pytest.raises(SpecError, match="--qat"):
+        train(TrainConfig(data=str(labelled), out=str(tmp_path / "q"), unlabelled=str(unlabelled), qat=True, **SMALL))
+    with pytest.raises(DataError, match="not both"):
+        train(TrainConfig(data=str(labelled), out=str(tmp_path / "b"), unlabelled=str(unlabelled), val_fraction=0.2,
+                          val_data=str(labelled), **SMALL))
+    assert not (tmp_path / "q").exists() and not (tmp_path / "b").exists()
+
+
+def test_train_unlabelled_cli_smoke_on_mtfl_both_model_families(tmp_path):
+    """`python -m pipnet_edge.train --unlabelled`: the bundled default model labels 8 real MTFL faces; 2 steps per student."""
+    from pipnet_edge.train import main
+
+    listing = require(MTFL_LIST, "MTFL five-point faces")
+    labelled = make_synthetic_faces(tmp_path / "faces", count=4)
+    families = {
+        "lite": ["--backbone", "mobilenet_v2_s16_c512", "--input-size", "112", "--net-stride", "16", "--num-nb", "5"],
+        "default": ["--backbone", "mobilenet_v2", "--input-size", "256", "--net-stride", "32", "--num-nb", "10"],
+    }
+    for name, arch in families.items():
+        out = tmp_path / name
+        rc = main(["--data", str(labelled), "--unlabelled", str(listing), "--unlabelled-limit", "8", "--out", str(out), *arch,
+                   "--batch-size", "2", "--epochs", "1", "--max-steps", "2", "--threads", "1", "--no-progress",
+                   "--lowres-prob", "0.5", *(["--unlabelled-separate-pass"] if name == "default" else [])])
+        assert rc == 0 and (out / "final.safetensors").is_file()
+        rounds = json.loads((out / "rounds.json").read_text())
+        assert rounds[0]["teacher"] == "default-float" and rounds[0]["faces"] == 8 and rounds[0]["share"] == 1.0
+        # the cache was made once, by the default model, and its points lie on the 80-px faces
+        cache = np.load(out / "round1" / "pseudo_labels.npz")
+        assert cache["points"].shape == (8, 68, 2) and 0 < float(np.median(cache["points"])) < 80
+        assert "u_score" in json.loads((out / "round1" / "history.jsonl").read_text())
+
+
+def test_evaluate_five_point_cli(tmp_path, capsys):
+    from pipnet_edge.evaluate import main
+
+    teacher = _tiny_teacher(tmp_path / "m.safetensors")
+    listing = _five_point_list(tmp_path / "u")
+    assert main(["--model", str(teacher), "--five-point", str(listing)]) == 2
+    assert "--five-point-all" in capsys.readouterr().err  # none of these faces is in the held-out split
+    assert main(["--model", str(teacher), "--five-point", str(listing), "--five-point-all", "--json", str(tmp_path / "s.json")
+                 ]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["five_point"] and summary["faces"] == 8 and len(summary["per_landmark_percent"]) == 5
+    if MTFL_LIST.is_file():  # the bundled lite model on 100 held-out real faces
+        args = ["--model", "lite", "--five-point", str(MTFL_LIST), "--limit", "100", "--json", str(tmp_path / "l.json")]
+        assert main(args) == 0
+        lite = json.loads((tmp_path / "l.json").read_text())
+        assert lite["faces"] == 100 and 2.0 < lite["nme_percent"] < 8.0
