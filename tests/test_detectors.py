@@ -175,7 +175,7 @@ def test_decode_yunet_golden():
 
 def test_yunet_min_face_size_raises_the_working_resolution():
     det = YuNetFaceDetector()
-    assert det.working_size(1080, 1920) == (416, 234)
+    assert det.working_size(1080, 1920) == (512, 288)
     det_small = YuNetFaceDetector(min_face_size=40)
     assert det_small.working_size(1080, 1920) == (1536, 864)  # a 40-px face reaches 32 px
     assert det.working_size(100, 80) == (80, 100)  # never enlarged

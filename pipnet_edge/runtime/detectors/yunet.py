@@ -13,9 +13,9 @@ The model file (``face_detection_yunet_2023mar.onnx``, 233 kB, from the OpenCV Z
 and output shapes made symbolic by ``scripts/make_yunet_dynamic.py`` so that onnxruntime takes any
 size) ships inside the package with its licence (``pipnet_edge/assets/detectors/yunet/LICENSE``).
 
-The photo is shrunk so that its longer side is ``input_size`` (416 px by default) before
+The photo is shrunk so that its longer side is ``input_size`` (512 px by default) before
 detection. YuNet finds faces reliably from :data:`YUNET_MIN_FACE_PX` (32 px of landmark-box height)
-at its input, so the default finds faces down to about 8 % of the photo's longer side (32 / 416)
+at its input, so the default finds faces down to about 6 % of the photo's longer side (32 / 512)
 at a few ms per photo. ``min_face_size`` (photo pixels) raises the working resolution so that
 faces that small still reach 32 px, at a higher cost (a 1920-px photo with ``min_face_size=40``
 is detected at 1536 px).
@@ -33,23 +33,26 @@ from ...errors import InputError, ModelLoadError
 from ...spec import CropRule
 from .base import Detections, nms, working_scale
 
-__all__ = ["YUNET_CROP_RULE", "YUNET_ENGINES", "YUNET_INPUT_SIZE", "YUNET_MIN_FACE_PX", "YuNetFaceDetector", "decode_yunet",
-           "yunet_model_path"]
+__all__ = ["YUNET_CROP_RULE", "YUNET_ENGINES", "YUNET_INPUT_SIZE", "YUNET_MIN_CONFIDENCE", "YUNET_MIN_FACE_PX", "YuNetFaceDetector",
+           "decode_yunet", "yunet_model_path"]
 
 YUNET_ENGINES = ("auto", "onnxruntime", "opencv")
 YUNET_STRIDES = (8, 16, 32)
 
 # Calibrated on ../shared/data/300w/train with
 #   python -m pipnet_edge.calibration.crop_rules --detector yunet --data ../shared/data/300w/train
-# -> 2,012 of 2,012 faces; scale 0.8759 (IQR 0.848-0.910), shift_x -0.0041, shift_y 0.1167 (IQR 0.101-0.130)
-YUNET_CROP_RULE = CropRule(scale=0.8759, shift_x=-0.0041, shift_y=0.1167)
-# The smallest face (landmark-box height, px, at YuNet's input) it finds reliably, and the default
-# working resolution (longer side, px): 32 / 416 = 7.7 % of the photo. Chosen on multi-face photos
-# made from the 300W TRAINING faces (benchmarks/multiface.py --source ../shared/data/300w/train):
-# 40-100 px faces found at 28 / 32 / 40 px: 130 / 131 / 132 of 133; faces of 8-35 % found at a
-# longer side of 320 / 384 / 416 / 480: 122 / 125 / 124 / 125 of 126, no false detection.
+# -> 2,012 of 2,012 faces; scale 0.8669 (IQR 0.836-0.906), shift_x 0.0043, shift_y 0.1211 (IQR 0.103-0.134)
+YUNET_CROP_RULE = CropRule(scale=0.8669, shift_x=0.0043, shift_y=0.1211)
+# The smallest face (landmark-box height, px, at YuNet's input) it finds reliably, the default working
+# resolution (longer side, px) and score threshold. Chosen on multi-face photos made from the 300W
+# TRAINING faces (benchmarks/multiface.py, source ../shared/data/300w/train): 40-100 px faces found
+# when they reach 28 / 32 / 40 px at YuNet's input: 130 / 131 / 132 of 133. 520 faces of 7.5-13 % of
+# the longer side (100 photos): found at 416 px 506 (score >= 0.6) / 509 (0.5) / 514 (0.4), at 512 px
+# 513 (0.6) / 515 (0.5), at 640 px 517 (0.5), never a false detection; the faces missed at 640 px are
+# hard ones of every size, not small ones. 512 px and 0.5: faces from 32 / 512 = 6.3 % of the photo.
 YUNET_MIN_FACE_PX = 32
-YUNET_INPUT_SIZE = 416
+YUNET_INPUT_SIZE = 512
+YUNET_MIN_CONFIDENCE = 0.5
 
 
 def yunet_model_path() -> Path:
@@ -76,7 +79,7 @@ class YuNetFaceDetector:
         crop_rule: how a YuNet box becomes the landmark model's crop (calibrated; see module).
     """
 
-    min_confidence: float = 0.6
+    min_confidence: float = YUNET_MIN_CONFIDENCE
     max_faces: int | None = None
     min_face_size: float | None = None
     input_size: int = YUNET_INPUT_SIZE
