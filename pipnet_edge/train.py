@@ -15,7 +15,7 @@ Examples::
 
     # self-training on unlabelled faces (MTFL, minus the held-out 1,000), pseudo-labelled by the bundled
     # default model: 3 rounds of STC (the most confident 50 %, 75 %, 100 %; the student becomes the next teacher)
-    python -m pipnet_edge.train --data ../shared/data/300w/train --unlabelled ../shared/data/mtfl/train_5pt.txt \
+    python -m pipnet_edge.train --data ../shared/data/300w/train --unlabelled ../shared/data/mtfl/train_5pt.txt \\
         --curriculum stc --rounds 3 --pretrained ../shared/pretrained/mobilenet_v2-b0353104.pth --out runs/mbv2-stc
 """
 
