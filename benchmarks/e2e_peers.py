@@ -53,7 +53,7 @@ _PIN_ENV = "PIPNET_E2E_WORKER_CPUS"
 if __name__ == "__main__" and os.environ.get(_PIN_ENV) and hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {int(c) for c in os.environ[_PIN_ENV].split(",")})
 
-import numpy as np  # after the pin above, on purpose
+import numpy as np  # noqa: E402  (after the pin above, on purpose)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CACHE_DIR = HERE / ".peers"
@@ -69,7 +69,20 @@ __all__ = [
     "MediaPipeWorker",
     "mp_python",
     "open_peer_pipelines",
+    "timed_calls",
 ]
+
+
+def timed_calls(fn, repeat: int = 1) -> tuple:
+    """Call ``fn()`` ``repeat`` times (at least once); returns the first call's result and every call's ms."""
+    ms, first = [], None
+    for r in range(max(1, int(repeat))):
+        t0 = time.perf_counter()
+        got = fn()
+        ms.append((time.perf_counter() - t0) * 1000)
+        if r == 0:
+            first = got
+    return first, ms
 
 
 class PeerPipelineUnavailable(RuntimeError):
@@ -272,14 +285,7 @@ class DlibPipeline:
         return faces
 
     def run(self, image_bgr: np.ndarray, path: str | Path | None = None, repeat: int = 1) -> tuple[list[np.ndarray], list[float]]:
-        ms, faces = [], []
-        for r in range(max(1, int(repeat))):
-            t0 = time.perf_counter()
-            got = self.predict(image_bgr)
-            ms.append((time.perf_counter() - t0) * 1000)
-            if r == 0:
-                faces = got
-        return faces, ms
+        return timed_calls(lambda: self.predict(image_bgr), repeat)
 
     def close(self) -> None:
         pass

@@ -5,17 +5,13 @@ Fast (a few seconds); the tests that need the 300W photos or the peers skip clea
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import DATA_300W, require
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCH))  # the benchmark scripts are not part of the package
-
-import end_to_end as e2e
+import end_to_end as e2e  # benchmarks/ is on pytest's pythonpath (pyproject.toml)
 import multiface
 
 
