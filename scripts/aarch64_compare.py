@@ -15,7 +15,7 @@ crops and its raw head outputs for every face, per model. ``compare`` checks two
 ``blazeface-short`` / ``blazeface-full`` through LiteRT) on every image, whole: its boxes, scores
 and keypoints, and the bundled lite model's landmarks behind it (the whole photo pipeline).
 
-Faces: ``docs/astronaut.png`` (boxes from the default YuNet detector, the whole pipeline) and
+Faces: ``docs/astronaut.png`` (the default YuNet detector's box, rounded to whole pixels) and
 ``--faces`` (per model: ``--faces-of NAME=N``) training faces of ``$PIPNET_EDGE_SHARED/data/300w/train`` with their ground-truth
 boxes (skipped with a note when the folder is absent; their NME is reported for context). Each
 recording also notes the kernels a backend used (TFLite: XNNPACK or its builtin kernels).
@@ -68,9 +68,12 @@ BOUNDS: dict[str, Bound] = {
 
 HEADS = ("score", "offset_x", "offset_y", "nb_x", "nb_y")
 
-# Detectors run float kernels on both sides (OpenCV DNN / XNNPACK fp32): boxes and keypoints may move
-# by summation order only; the landmarks behind them follow the boxes.
+# Detectors run float kernels on both sides (onnxruntime / XNNPACK fp32): boxes and keypoints move by
+# summation order only (measured <= 1e-4 px on cortex-a72). The INT8 lite model behind them then sees
+# crops made from boxes 1e-5 px apart, which OpenCV's fixed-point warp can turn into 1-2 grey levels:
+# enough to flip an int8 rounding and move a heatmap peak (measured up to 1.4 % of the face box side).
 DETECTOR_BOUND_PX = 0.5
+DETECTOR_POINTS_BOUND = 0.03  # landmark displacement / longer side of the face's detector box
 
 
 class Face(NamedTuple):
@@ -170,8 +173,14 @@ def run_model(name: str, model: str, faces: list[Face]) -> tuple[dict[str, np.nd
     seconds = 0.0
     for face in faces:
         img = read_bgr(face.image)
+        box = face.box
+        if box is None:
+            # the default detector's box, rounded to whole pixels: its float value differs by ~1e-5 px across
+            # CPUs, which OpenCV's fixed-point warp can turn into a grey level in the crop (see DETECTOR_POINTS_BOUND);
+            # whole-pixel boxes give both machines the same crop, so the model itself is what is compared
+            box = np.round(lm.detector.detect(img, color_order="BGR").boxes[:1])
         t0 = time.perf_counter()
-        result = lm.detect(img, boxes=face.box)
+        result = lm.detect(img, boxes=box)
         seconds += time.perf_counter() - t0
         for k, found in enumerate(result.faces):
             ids.append(f"{face.name}#{k}")
@@ -227,14 +236,16 @@ def run_detector(name: str, faces: list[Face]) -> tuple[dict[str, np.ndarray], d
         f"{key}.points": np.stack(points).astype(np.float32) if points else np.zeros((0, 68, 2), np.float32),
         f"{key}.seconds": np.float64(seconds),
     }
-    print(f"{key:20s} {sum(counts):3d} faces in {len(faces):3d} images {seconds / len(faces) * 1000:8.1f} ms/image (detector only)")
+    ms = seconds / len(faces) * 1000
+    print(f"{key:20s} {sum(counts):3d} faces in {len(faces):3d} images {ms:8.1f} ms/image (detector only)")
     return out, {"faces": int(sum(counts))}
 
 
 def compare_detectors(names: list[str], ref: Any, cand: Any) -> int:
     """Print each detector's differences; returns how many are over :data:`DETECTOR_BOUND_PX`."""
     failures = 0
-    print(f"{'detector':20s} {'faces':>5s} {'boxes max px':>12s} {'kps max px':>10s} {'scores max':>10s} {'points max px':>13s}  result")
+    print(f"{'detector':20s} {'faces':>5s} {'boxes max px':>12s} {'kps max px':>10s} {'scores max':>10s} {'points max px':>13s} "
+          f"{'/ face':>7s}  result")
     for name in names:
         key = f"det:{name}"
         if not np.array_equal(ref[f"{key}.counts"], cand[f"{key}.counts"]):
@@ -243,12 +254,18 @@ def compare_detectors(names: list[str], ref: Any, cand: Any) -> int:
             continue
         diff = {f: float(np.abs(ref[f"{key}.{f}"].astype(np.float64) - cand[f"{key}.{f}"]).max(initial=0.0))
                 for f in ("boxes", "keypoints", "scores")}
-        pts = float(np.linalg.norm(ref[f"{key}.points"].astype(np.float64) - cand[f"{key}.points"], axis=-1).max(initial=0.0))
-        ok = max(diff["boxes"], diff["keypoints"], pts) <= DETECTOR_BOUND_PX
+        ref_pts = ref[f"{key}.points"].astype(np.float64)
+        disp = np.linalg.norm(ref_pts - cand[f"{key}.points"], axis=-1).reshape(len(ref_pts), -1)
+        boxes = ref[f"{key}.boxes"].astype(np.float64)
+        side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        pts = float(disp.max(initial=0.0))
+        rel = float((disp.max(axis=1) / side).max(initial=0.0)) if len(side) == len(disp) else float("inf")
+        ok = max(diff["boxes"], diff["keypoints"]) <= DETECTOR_BOUND_PX and rel <= DETECTOR_POINTS_BOUND
         failures += not ok
         print(f"{key:20s} {int(ref[f'{key}.counts'].sum()):5d} {diff['boxes']:12.2e} {diff['keypoints']:10.2e} "
-              f"{diff['scores']:10.2e} {pts:13.2e}  {'ok' if ok else 'FAIL'}")
-    print(f"(bound {DETECTOR_BOUND_PX} px: float kernels on both sides)")
+              f"{diff['scores']:10.2e} {pts:13.2e} {rel:7.2%}  {'ok' if ok else 'FAIL'}")
+    print(f"(bounds: boxes and keypoints {DETECTOR_BOUND_PX} px, float kernels on both sides; the INT8 lite model's points "
+          f"behind them {DETECTOR_POINTS_BOUND:.0%} of the face box, see DETECTOR_POINTS_BOUND)")
     return failures
 
 
@@ -286,7 +303,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         model_arrays, meta["facts"][name] = run_model(name, model, faces)
         arrays.update(model_arrays)
     for name in args.detector:
-        det_arrays, meta["facts"][f"det:{name}"] = run_detector(name, [Face("astronaut", ASTRONAUT)] + training_faces(args.detector_faces))
+        det_faces = [Face("astronaut", ASTRONAUT)] + training_faces(args.detector_faces)
+        det_arrays, meta["facts"][f"det:{name}"] = run_detector(name, det_faces)
         arrays.update(det_arrays)
     arrays["meta"] = np.array(json.dumps(meta))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -469,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="record landmarks, crops and head outputs on this machine")
     r.add_argument("--model", action="append", default=[], help="NAME=PATH (PATH 'default': the bundled model); repeatable")
-    r.add_argument("--detector", action="append", default=[], help="a bundled detector to record (yunet, blazeface-short, ...); repeatable")
+    r.add_argument("--detector", action="append", default=[],
+                   help="a bundled detector to record (yunet, blazeface-short, ...); repeatable")
     r.add_argument("--faces", type=int, default=24, help="300W training faces to add (default 24; 0: astronaut only)")
     r.add_argument("--detector-faces", type=int, default=4, help="300W training faces (whole crops) each --detector runs on")
     r.add_argument("--faces-of", action="append", default=[], help="NAME=N: training faces for one model; repeatable")
