@@ -263,3 +263,21 @@ def test_a_custom_detector_gets_rgb():
     rgb[..., 0] = 200  # red
     Landmarker("lite", detector=Custom()).detect(np.ascontiguousarray(rgb[:, :, ::-1]), color_order="BGR")
     np.testing.assert_array_equal(seen[0], [200, 0, 0])
+
+
+@pytest.mark.parametrize("side", [None, 224])
+def test_a_tight_portrait_and_a_small_crop_are_found(side):
+    """The Haar front end found no face in a photo the face fills, nor in a 224-px face crop; YuNet does."""
+    import cv2
+
+    from pipnet_edge.runtime import Landmarker
+
+    rgb = _astronaut()
+    x0, y0, x1, y1 = YuNetFaceDetector().detect(rgb).boxes[0]
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.5 * max(x1 - x0, y1 - y0)  # the face box fills the frame
+    tight = np.ascontiguousarray(rgb[int(cy - half) : int(cy + half), int(cx - half) : int(cx + half)])
+    if side:
+        tight = cv2.resize(tight, (side, side), interpolation=cv2.INTER_AREA)
+    faces = Landmarker("lite").detect(tight)
+    assert len(faces) == 1
+    assert (faces[0].points >= -0.1 * tight.shape[0]).all() and (faces[0].points <= 1.1 * tight.shape[0]).all()
