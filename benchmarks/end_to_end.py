@@ -462,11 +462,12 @@ def plot(rows: list[dict], sets: Sequence[str], path: Path) -> None:
     for ax, s in zip(axes, order):
         for r in (r for r in rows if r["set"] == s and r["nme_found"] is not None and r["ms_median"] is not None):
             if r["kind"] == "ours":
-                mk = markers.get(r["detector"], "v")
+                mk = "*" if r.get("refine") else markers.get(r["detector"], "v")
                 col = colours.get(r["model"], "tab:green")
                 small = r.get("min_face_size") is not None
                 face = col if r["threads_n"] == 1 else "none"
-                ax.scatter(r["ms_median"], r["nme_found"], marker=mk, s=55 if not small else 90, facecolors=face,
+                size = (90 if small else 55) * (1.8 if mk == "*" else 1)
+                ax.scatter(r["ms_median"], r["nme_found"], marker=mk, s=size, facecolors=face,
                            edgecolors="tab:red" if small else col, linewidths=1.4)
             else:
                 mk, col = peer_style.get(r["config"], ("X", "black"))
@@ -485,6 +486,7 @@ def plot(rows: list[dict], sets: Sequence[str], path: Path) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker=m, ls="", color="gray", label=d) for d, m in markers.items()]
+    handles += [Line2D([], [], marker="*", ls="", color="gray", markersize=9, label="yunet, refine=True")]
     handles += [Line2D([], [], marker="o", ls="", color=c, label=f"ours: {m}") for m, c in colours.items()]
     handles += [Line2D([], [], marker="o", ls="", markerfacecolor="gray", markeredgecolor="gray", label="1 thread (filled)"),
                 Line2D([], [], marker="o", ls="", markerfacecolor="none", markeredgecolor="gray", label="2 threads (hollow)"),
