@@ -177,10 +177,13 @@ def test_options_are_frozen_validated_and_the_single_source():
                        ({"running_mode": "live_stream"}, "result_callback"), ({"color_order": "BRG"}, "color_order")]:
         with pytest.raises(InputError, match=match):
             LandmarkerOptions(**bad)
+    # the detector is loaded on first use, but a wrong name or option fails when the Landmarker is made
     with pytest.raises(InputError, match="unknown detector"):
-        Landmarker("lite", detector="retina").detect(np.zeros((50, 50, 3), np.uint8))
+        Landmarker("lite", detector="retina")
     with pytest.raises(InputError, match="detect\\(image_rgb\\) and crop_rule"):
-        Landmarker("lite", detector=object()).detect(np.zeros((50, 50, 3), np.uint8))
+        Landmarker("lite", detector=object())
+    with pytest.raises(InputError, match="does not take min_face_size"):
+        Landmarker("lite", detector="blazeface-short", min_face_size=40)
 
 
 def test_close_and_context_manager():

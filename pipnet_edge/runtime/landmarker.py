@@ -33,7 +33,7 @@ from ..errors import InputError, ModelLoadError
 from . import geometry
 from .backends import open_backend
 from .decode import DecodeTables, decode_nhwc
-from .detectors import DEFAULT_DETECTOR, Detections, as_detections, box_iou, create_detector
+from .detectors import DEFAULT_DETECTOR, Detections, as_detections, box_iou, check_detector, create_detector
 from .metadata import ArtifactInfo, read_artifact_info
 from .preprocess import as_image, box_regions, check_boxes, crop_regions, roll_angles
 from .results import FaceLandmarks, LandmarkerResult
@@ -152,6 +152,7 @@ class Landmarker:
             overrides["model"] = model
         self.options: LandmarkerOptions = dataclasses.replace(options, **overrides)
         o = self.options
+        self._check_detector_option()
         self.path = self._resolve(o.model)
         self.info: ArtifactInfo = read_artifact_info(self.path)
         self.spec = self.info.spec
@@ -227,20 +228,27 @@ class Landmarker:
             )
 
     # ------------------------------------------------------------------ detector
+    def _detector_options(self) -> dict[str, Any]:
+        o = self.options
+        return {"min_confidence": o.min_detection_confidence, "min_face_size": o.min_face_size,
+                "num_threads": o.num_threads if o.detector != "haar" else None}
+
+    def _check_detector_option(self) -> None:
+        """Reject an unknown detector, or options it cannot honour, when the Landmarker is made (it loads later)."""
+        det = self.options.detector
+        if det is None:
+            return
+        if isinstance(det, str):
+            check_detector(det, **self._detector_options())
+        elif not callable(getattr(det, "detect", None)) or not hasattr(det, "crop_rule"):
+            raise InputError("detector must be a bundled name, None, or an object with detect(image_rgb) and crop_rule")
+
     @property
     def detector(self):
         """The face detector (created on first use), or ``None`` when boxes are required."""
         o = self.options
         if self._detector is None and o.detector is not None:
-            if isinstance(o.detector, str):
-                self._detector = create_detector(
-                    o.detector, min_confidence=o.min_detection_confidence, min_face_size=o.min_face_size,
-                    num_threads=o.num_threads if o.detector != "haar" else None,
-                )
-            else:
-                if not callable(getattr(o.detector, "detect", None)) or not hasattr(o.detector, "crop_rule"):
-                    raise InputError("detector must be a bundled name, None, or an object with detect(image_rgb) and crop_rule")
-                self._detector = o.detector
+            self._detector = create_detector(o.detector, **self._detector_options()) if isinstance(o.detector, str) else o.detector
         return self._detector
 
     def _detect_faces(self, image: np.ndarray, order: str) -> Detections:

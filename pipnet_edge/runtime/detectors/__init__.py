@@ -39,6 +39,7 @@ __all__ = [
     "YuNetFaceDetector",
     "as_detections",
     "box_iou",
+    "check_detector",
     "create_detector",
     "nms",
     "weighted_nms",
@@ -92,20 +93,29 @@ DETECTORS: dict[str, DetectorInfo] = {
 DEFAULT_DETECTOR = "yunet"
 
 
-def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:
-    """A bundled detector by name; options the detector does not take (value ``None``) are ignored.
+def check_detector(name: str, **options: Any) -> tuple[DetectorInfo, dict[str, Any]]:
+    """The registry entry of a bundled detector and the options given to it (``None`` values dropped),
+    without loading anything.
 
     Raises:
         InputError: unknown name, or an option this detector cannot honour.
-        ModelLoadError: the detector's model file is missing or corrupt, or its runtime is not installed.
     """
-    if name == "default":
-        name = DEFAULT_DETECTOR
-    info = DETECTORS.get(name)
+    info = DETECTORS.get(DEFAULT_DETECTOR if name == "default" else name)
     if info is None:
         raise InputError(f"unknown detector {name!r}; bundled: {', '.join(DETECTORS)} (or None, or an object with detect())")
     given = {k: v for k, v in options.items() if v is not None}
     unsupported = sorted(set(given) - set(info.options))
     if unsupported:
-        raise InputError(f"detector {name!r} does not take {', '.join(unsupported)}; it takes {', '.join(info.options)}")
+        raise InputError(f"detector {info.name!r} does not take {', '.join(unsupported)}; it takes {', '.join(info.options)}")
+    return info, given
+
+
+def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:
+    """A bundled detector by name (``"default"``: YuNet); options given as ``None`` are left at the detector's default.
+
+    Raises:
+        InputError: unknown name, or an option this detector cannot honour.
+        ModelLoadError: the detector's model file is missing or corrupt, or its runtime is not installed.
+    """
+    info, given = check_detector(name, **options)
     return info.factory(**given)
