@@ -42,6 +42,22 @@ def test_three_backends_give_the_same_points(artifacts):
         np.testing.assert_allclose([f.box for f in r], boxes)
 
 
+def test_opencv_dnn_runs_the_float_onnx(artifacts, tmp_path):
+    """OpenCV's DNN (a core dependency) runs a float ONNX artifact with onnxruntime's points."""
+    img = _photo()
+    boxes = np.array([[30, 20, 90, 95], [100, 40, 150, 110]], float)
+    ref = Landmarker(artifacts["onnx"], detector=None).detect(img, boxes).points
+    lm = Landmarker(artifacts["onnx"], backend="opencv", detector=None, num_threads=1)
+    assert "opencv" in lm.backend.describe()
+    assert np.abs(lm.detect(img, boxes).points - ref).max() < 1e-3
+    with pytest.raises(ModelLoadError, match="backend 'opencv' runs .onnx"):
+        Landmarker(artifacts["tflite"], backend="opencv")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(open(artifacts["onnx"], "rb").read()[:4096])
+    with pytest.raises(ModelLoadError):
+        Landmarker(bad, backend="opencv")
+
+
 def test_bgr_and_rgb_and_gray_inputs(artifacts):
     lm = Landmarker(artifacts["tflite"], detector=None)
     img = _photo(1)

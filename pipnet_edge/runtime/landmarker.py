@@ -54,7 +54,8 @@ class LandmarkerOptions:
         model: an exported ``.tflite`` / ``.onnx`` / ``.xml`` file, or a bundled model name:
             ``"default"`` (MobileNetV2, 256 px, the accurate one) or ``"lite"`` (112 px, the fast
             one); ``None`` loads the bundled default (full-INT8 TFLite).
-        backend: ``"auto"`` (by file type), ``"tflite"``, ``"onnxruntime"`` or ``"openvino"``.
+        backend: ``"auto"`` (by file type), ``"tflite"``, ``"onnxruntime"``, ``"openvino"``, or ``"opencv"``
+            (OpenCV's DNN for float ``.onnx``: nothing else installed).
         num_threads: CPU threads for the model and the detector (``None``: backend default; TFLite uses 1).
         delegate: TFLite external delegate, a ``.so`` path (e.g. an NPU vendor's) or a loaded delegate.
         device: OpenVINO device (``"CPU"``, ``"GPU"``, ``"NPU"``) or onnxruntime providers list.

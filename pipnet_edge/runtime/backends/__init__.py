@@ -6,6 +6,7 @@ backend    files       package
 tflite     .tflite     ai-edge-litert (or tflite-runtime, or tensorflow.lite)
 onnxruntime .onnx      onnxruntime
 openvino   .xml        openvino
+opencv     .onnx       OpenCV's DNN (a core dependency; float ONNX only for now)
 ========== =========== ======================================================
 """
 
@@ -16,9 +17,10 @@ from pathlib import Path
 from ...errors import ModelLoadError
 from .base import Backend
 
-__all__ = ["Backend", "open_backend", "BACKEND_FOR_SUFFIX"]
+__all__ = ["Backend", "open_backend", "BACKEND_FOR_SUFFIX", "SUFFIX_FOR_BACKEND"]
 
-BACKEND_FOR_SUFFIX = {".tflite": "tflite", ".onnx": "onnxruntime", ".xml": "openvino"}
+BACKEND_FOR_SUFFIX = {".tflite": "tflite", ".onnx": "onnxruntime", ".xml": "openvino"}  # what "auto" picks
+SUFFIX_FOR_BACKEND = {"tflite": ".tflite", "onnxruntime": ".onnx", "openvino": ".xml", "opencv": ".onnx"}
 
 
 def open_backend(path: str | Path, info, backend: str = "auto", **options) -> Backend:
@@ -27,7 +29,7 @@ def open_backend(path: str | Path, info, backend: str = "auto", **options) -> Ba
     name = BACKEND_FOR_SUFFIX.get(path.suffix.lower()) if backend == "auto" else backend
     if name is None:
         raise ModelLoadError(f"{path}: no backend runs {path.suffix!r} files; use .tflite, .onnx or .xml")
-    expected = {v: k for k, v in BACKEND_FOR_SUFFIX.items()}
+    expected = SUFFIX_FOR_BACKEND
     if name not in expected:
         raise ModelLoadError(f"unknown backend {name!r}; choose from {', '.join(expected)} or 'auto'")
     if path.suffix.lower() != expected[name]:
@@ -36,6 +38,8 @@ def open_backend(path: str | Path, info, backend: str = "auto", **options) -> Ba
         from .tflite import TFLiteBackend as cls
     elif name == "onnxruntime":
         from .onnxruntime import OnnxRuntimeBackend as cls
+    elif name == "opencv":
+        from .opencv import OpenCVBackend as cls
     else:
         from .openvino import OpenVINOBackend as cls
     return cls(path, info, **options)

@@ -1,0 +1,55 @@
+"""OpenCV DNN backend for ``.onnx`` artifacts: runs a model with nothing but OpenCV, a core dependency.
+
+``Landmarker("model.onnx", backend="opencv")``. Float ONNX artifacts run and match onnxruntime to
+about 1e-6 in the head outputs. OpenCV 4.x's ONNX importer cannot read our INT8 (QDQ) ONNX yet: it
+stops at the ``Clip`` of the per-channel weight quantization, and loading one raises a
+``ModelLoadError`` that says to use onnxruntime (issue: INT8 artifacts for OpenCV's DNN).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InputError, ModelLoadError
+from ...models_io import HEAD_NAMES, INPUT_NAME
+from .base import Backend
+
+__all__ = ["OpenCVBackend"]
+
+
+class OpenCVBackend(Backend):
+    name = "opencv"
+
+    def __init__(self, path, info, num_threads=None, **options) -> None:
+        super().__init__(path, info, num_threads)
+        import cv2
+
+        try:
+            self.net = cv2.dnn.readNetFromONNX(str(path))
+        except cv2.error as exc:
+            lines = [ln.lstrip("> ").strip() for ln in str(exc).strip().splitlines()]
+            reason = next((ln for ln in lines if ln.startswith("Node")), lines[0] if lines else "unknown error")[:200]
+            hint = " (OpenCV's DNN does not read INT8 QDQ ONNX; use backend='onnxruntime')" if info.precision == "int8" else ""
+            raise ModelLoadError(f"OpenCV's DNN cannot load {path}{hint}: {reason}") from None
+        if self.net.empty():
+            raise ModelLoadError(f"OpenCV's DNN read no network from {path}")
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        import cv2
+
+        threads = cv2.getNumThreads()
+        if self.num_threads:
+            cv2.setNumThreads(int(self.num_threads))
+        try:
+            self.net.setInput(np.ascontiguousarray(images, dtype=np.float32), INPUT_NAME)
+            outs = self.net.forward(list(HEAD_NAMES))
+        except cv2.error as exc:
+            reason = str(exc).strip().splitlines()[-1]
+            raise InputError(f"OpenCV's DNN rejected input of shape {images.shape}: {reason}") from None
+        finally:
+            if self.num_threads:
+                cv2.setNumThreads(threads)
+        return self._check_outputs({n: np.asarray(o, np.float32) for n, o in zip(HEAD_NAMES, outs)}, str(self.path))
+
+    def describe(self) -> str:
+        return f"opencv-dnn ({self.path.name}, {self.info.precision})"
