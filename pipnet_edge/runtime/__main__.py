@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import PipnetEdgeError
+from .detectors import DEFAULT_DETECTOR, DETECTORS
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
@@ -23,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="exported .tflite/.onnx/.xml (default: the bundled model)")
     p.add_argument("--backend", default="auto")
     p.add_argument("--threads", type=int)
-    p.add_argument("--detector", default="yunet", help="yunet (default), blazeface-short, blazeface-full or haar")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                   help="face detector: " + "; ".join(f"{d.name}: {d.description}" for d in DETECTORS.values()))
     p.add_argument("--min-face-size", type=float, help="smallest face to find, in pixels (slower on large photos)")
     p.add_argument("--max-faces", type=int, default=8)
     p.add_argument("--redetect-interval", type=int, default=10, help="video: run the detector every N frames")

@@ -121,13 +121,21 @@ class LandmarkerOptions:
             raise InputError("result_callback is only used in running_mode 'live_stream'")
 
 
+def _check_timestamp(timestamp_ms, last: int | None) -> int:
+    """A video / stream timestamp as an int; ``InputError`` unless it is an integer above ``last``."""
+    if not isinstance(timestamp_ms, (int, np.integer)) or isinstance(timestamp_ms, bool):
+        raise InputError(f"timestamp_ms must be an integer (milliseconds), got {type(timestamp_ms).__name__}")
+    if last is not None and timestamp_ms <= last:
+        raise InputError(f"timestamp_ms must increase: got {timestamp_ms} after {last}")
+    return int(timestamp_ms)
+
+
 @dataclass
 class _Track:
     """One face followed through a video."""
 
     track_id: int
     raw: np.ndarray  # unsmoothed points of the last frame (image pixels)
-    roll: float
     filter: OneEuroFilter
 
 
@@ -163,7 +171,8 @@ class Landmarker:
                 backend_opts["providers"] = list(o.device)
             else:
                 backend_opts["device"] = o.device
-        self.backend = open_backend(self.path, self.info, o.backend, num_threads=o.num_threads, delegate=o.delegate, **backend_opts)
+        self.backend = open_backend(self.path, self.info, o.backend, num_threads=o.num_threads, delegate=o.delegate,
+                                    **backend_opts)
         self.tables = DecodeTables.from_spec(self.spec)
         self._detector = None
         self._lock = threading.RLock()
@@ -249,7 +258,8 @@ class Landmarker:
         """The face detector (created on first use), or ``None`` when boxes are required."""
         o = self.options
         if self._detector is None and o.detector is not None:
-            self._detector = create_detector(o.detector, **self._detector_options()) if isinstance(o.detector, str) else o.detector
+            bundled = isinstance(o.detector, str)
+            self._detector = create_detector(o.detector, **self._detector_options()) if bundled else o.detector
         return self._detector
 
     def _detect_faces(self, image: np.ndarray, order: str) -> Detections:
@@ -263,10 +273,11 @@ class Landmarker:
             import cv2
 
             raw = det.detect(cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if order == "BGR" else image)
-        found = as_detections(raw)
-        if self.options.min_detection_confidence is not None and not isinstance(self.options.detector, str):
-            found = found.filtered(self.options.min_detection_confidence)
-        return found.sorted().select(slice(0, self.options.max_faces))
+        # bundled detectors apply min_detection_confidence themselves; a plugged-in one is filtered here
+        min_score = self.options.min_detection_confidence
+        if min_score is None or isinstance(self.options.detector, str):
+            min_score = 0.0
+        return as_detections(raw).filtered(min_score, self.options.max_faces)
 
     def _detection_regions(self, found: Detections) -> np.ndarray:
         rule = self.detector.crop_rule
@@ -288,7 +299,8 @@ class Landmarker:
             raise InputError(f"crops must be a numpy array of shape (B, {s}, {s}, 3), got {getattr(crops, 'shape', type(crops))}")
         return decode_nhwc(self.backend.run(crops), self.tables, use_nrm=self.options.use_nrm)
 
-    def _landmarks_for_regions(self, image: np.ndarray, order: str, regions: np.ndarray, boxes: np.ndarray) -> list[FaceLandmarks]:
+    def _landmarks_for_regions(self, image: np.ndarray, order: str, regions: np.ndarray,
+                               boxes: np.ndarray) -> list[FaceLandmarks]:
         if len(regions) == 0:
             return []
         crops, mats = crop_regions(image, regions, self.spec.input_size, order)
@@ -331,7 +343,7 @@ class Landmarker:
         found = self._detect_faces(image, order)
         faces = self._landmarks_for_regions(image, order, self._detection_regions(found), found.boxes)
         if self.options.refine and faces:
-            regions = np.stack([self._points_region(f.points, self._points_roll(f.points)) for f in faces])
+            regions = np.stack([self._points_region(f.points) for f in faces])
             refined = self._landmarks_for_regions(image, order, regions, found.boxes)
             faces = [r if r.score >= f.score * 0.8 else f for f, r in zip(faces, refined)]
         return faces
@@ -357,35 +369,27 @@ class Landmarker:
             return self._track_frame(as_image(frame, order), order, timestamp_ms)
 
     def _track_frame(self, image: np.ndarray, order: str, timestamp_ms: int) -> LandmarkerResult:
-        if not isinstance(timestamp_ms, (int, np.integer)):
-            raise InputError(f"timestamp_ms must be an integer (milliseconds), got {type(timestamp_ms).__name__}")
-        if self._last_ts is not None and timestamp_ms <= self._last_ts:
-            raise InputError(f"timestamp_ms must increase: got {timestamp_ms} after {self._last_ts}")
-        self._last_ts = int(timestamp_ms)
+        self._last_ts = _check_timestamp(timestamp_ms, self._last_ts)
         self._frames += 1
         o = self.options
         tracks = list(self._tracks)
-        regions = [self._points_region(t.raw, t.roll) for t in tracks]
+        regions = [self._points_region(t.raw) for t in tracks]
         boxes = [geometry.box_from_points(t.raw) for t in tracks]
         run_detector = self._redetect or not tracks or self._since_detect + 1 >= o.redetect_interval
-        new_ids: list[int] = []
         if run_detector:
             self._since_detect = 0
             self._redetect = False
             found = self._detect_faces(image, order)
             if len(found):
                 det_regions = self._detection_regions(found)
-                # a detection is a new face when it overlaps no tracked face
-                track_boxes = np.array(boxes).reshape(-1, 4)
+                # a detection is a new face when it overlaps no tracked (or just added) face
                 for k in range(len(found)):
-                    if len(tracks) + len(new_ids) >= o.max_faces:
+                    if len(regions) >= o.max_faces:
                         break
-                    if len(track_boxes) and box_iou(found.boxes[k : k + 1], track_boxes).max() > 0.2:
+                    if boxes and box_iou(found.boxes[k : k + 1], np.array(boxes)).max() > 0.2:
                         continue
                     regions.append(det_regions[k])
                     boxes.append(found.boxes[k])
-                    new_ids.append(k)
-                    track_boxes = np.vstack([track_boxes, found.boxes[k : k + 1]])
         else:
             self._since_detect += 1
         h, w = image.shape[:2]
@@ -403,14 +407,13 @@ class Landmarker:
             if i < len(tracks):
                 track = tracks[i]
             else:
-                track = _Track(self._next_id, face.points, 0.0, OneEuroFilter())
+                track = _Track(self._next_id, face.points, OneEuroFilter())
                 self._next_id += 1
             # two tracks that converged on one face: the older one stays
             lm_box = geometry.box_from_points(face.points)
             if any(box_iou(lm_box[None], geometry.box_from_points(t.raw)[None])[0, 0] > 0.5 for t in kept):
                 continue
             track.raw = face.points
-            track.roll = self._points_roll(face.points)
             pts = face.points
             if o.smoothing:
                 size = float(np.ptp(face.points, axis=0).max())
@@ -429,10 +432,11 @@ class Landmarker:
         a, b = scheme.norm_indices
         return float(roll_angles(points[a][None], points[b][None])[0])
 
-    def _points_region(self, pts: np.ndarray, roll: float) -> np.ndarray:
+    def _points_region(self, pts: np.ndarray) -> np.ndarray:
         """The crop for a face whose landmarks are known (a track's last frame, or a first pass):
         their box under the model's own (300W) crop rule, measured and cut in the face's upright
         frame when it is rolled."""
+        roll = self._points_roll(pts)
         if roll == 0.0:
             return box_regions(geometry.box_from_points(pts)[None], self.spec.crop)[0]
         centre = pts.mean(0)
@@ -475,8 +479,7 @@ class Landmarker:
         self._check_mode("detect_async", "live_stream")
         order = color_order or self.options.color_order
         image = as_image(frame, order)
-        if not isinstance(timestamp_ms, (int, np.integer)):
-            raise InputError(f"timestamp_ms must be an integer (milliseconds), got {type(timestamp_ms).__name__}")
+        _check_timestamp(timestamp_ms, None)
         if self._worker is None:
             self._worker = _StreamWorker(self)
         return self._worker.offer(image, order, int(timestamp_ms))
@@ -501,9 +504,7 @@ class _StreamWorker:
 
     def offer(self, image: np.ndarray, order: str, ts: int) -> bool:
         with self._cond:
-            if self._last_ts is not None and ts <= self._last_ts:
-                raise InputError(f"timestamp_ms must increase: got {ts} after {self._last_ts}")
-            self._last_ts = ts
+            self._last_ts = _check_timestamp(ts, self._last_ts)  # also for frames that will be dropped
             if self._busy or self._pending is not None:
                 return False
             self._pending = (image, order, ts)

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..spec import CropRule
 from . import geometry
 
-__all__ = ["as_image", "as_rgb", "check_boxes", "crop_faces", "crop_regions", "box_regions", "roll_angles"]
+__all__ = ["as_image", "check_boxes", "crop_faces", "crop_regions", "box_regions", "roll_angles"]
 
 
 def as_image(image, color_order: str = "RGB") -> np.ndarray:
@@ -48,14 +48,6 @@ def as_image(image, color_order: str = "RGB") -> np.ndarray:
     if c == 4:
         return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGBA2RGB)  # drops alpha, keeps the order
     return np.ascontiguousarray(image)
-
-
-def as_rgb(image, color_order: str = "RGB") -> np.ndarray:
-    """:func:`as_image`, converted to RGB."""
-    import cv2
-
-    img = as_image(image, color_order)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if color_order == "BGR" else img
 
 
 def check_boxes(boxes, width: int, height: int) -> np.ndarray:
@@ -102,7 +94,8 @@ def roll_angles(left_eye: np.ndarray, right_eye: np.ndarray) -> np.ndarray:
     return -np.degrees(np.arctan2(d[:, 1], d[:, 0]))
 
 
-def crop_regions(image_rgb: np.ndarray, regions: np.ndarray, input_size: int, color_order: str = "RGB") -> tuple[np.ndarray, np.ndarray]:
+def crop_regions(image_rgb: np.ndarray, regions: np.ndarray, input_size: int,
+                 color_order: str = "RGB") -> tuple[np.ndarray, np.ndarray]:
     """Warp each ``[cx, cy, side, roll]`` region to the input square, the face turned upright:
     ``(K, S, S, 3)`` uint8 RGB crops and the ``(K, 2, 3)`` image-to-crop matrices. A ``"BGR"`` image
     is cropped as it is and only the small crops are reordered."""

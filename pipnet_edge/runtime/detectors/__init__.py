@@ -64,11 +64,10 @@ def _haar(**kw):
 
 @dataclass(frozen=True)
 class DetectorInfo:
-    """One bundled detector: how to build it, what it needs, what it is for."""
+    """One bundled detector: how to build it, what it is for (shown in the CLI's help), the options it takes."""
 
     name: str
     factory: Callable[..., Any]
-    needs: str
     description: str
     options: tuple[str, ...]
 
@@ -76,16 +75,16 @@ class DetectorInfo:
 DETECTORS: dict[str, DetectorInfo] = {
     d.name: d
     for d in (
-        DetectorInfo("yunet", _yunet, "OpenCV (core dependency)",
+        DetectorInfo("yunet", _yunet,
                      "YuNet 2023mar, boxes + 5 keypoints; finds small faces with min_face_size (MIT licence)",
                      ("min_confidence", "max_faces", "min_face_size", "num_threads")),
-        DetectorInfo("blazeface-short", _blazeface("short"), "a TFLite interpreter (pipnet-edge[tflite])",
+        DetectorInfo("blazeface-short", _blazeface("short"),
                      "MediaPipe BlazeFace short range, 128 px: faces within ~2 m, the fastest (Apache-2.0)",
                      ("min_confidence", "max_faces", "num_threads")),
-        DetectorInfo("blazeface-full", _blazeface("full"), "a TFLite interpreter (pipnet-edge[tflite])",
+        DetectorInfo("blazeface-full", _blazeface("full"),
                      "MediaPipe BlazeFace full range, 192 px: faces up to ~5 m (Apache-2.0)",
                      ("min_confidence", "max_faces", "num_threads")),
-        DetectorInfo("haar", _haar, "OpenCV (core dependency)",
+        DetectorInfo("haar", _haar,
                      "OpenCV Haar frontal-face cascade: frontal faces only, slow on large photos",
                      ("min_confidence", "max_faces", "min_face_size")),
     )

@@ -8,11 +8,12 @@ onto the crops the landmark model was trained on (calibrated on the 300W trainin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ...errors import InputError
+from ...errors import InputError, ModelLoadError
 from ...spec import CropRule
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "FaceDetector",
     "as_detections",
     "box_iou",
+    "check_detector_options",
+    "read_detector_model",
     "nms",
     "weighted_nms",
     "working_scale",
@@ -177,3 +180,47 @@ def working_scale(height: int, width: int, longest_side: int | None) -> float:
     if longest_side is None:
         return 1.0
     return min(1.0, float(longest_side) / max(height, width))
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_fraction(name: str, value: object) -> None:
+    """``InputError`` unless ``value`` is a number in [0, 1]."""
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise InputError(f"{name} must be a number in [0, 1], got {value!r}")
+
+
+def check_detector_options(min_confidence: object, max_faces: object, num_threads: object) -> None:
+    """The options every bundled detector takes: a score in [0, 1], ``None`` or a positive face count,
+    ``None`` or a positive thread count.
+
+    Raises:
+        InputError: naming the option and the value.
+    """
+    check_fraction("min_confidence", min_confidence)
+    if max_faces is not None and (not _is_whole(max_faces) or max_faces < 1):
+        raise InputError(f"max_faces must be a whole number of at least 1 (or None for all), got {max_faces!r}")
+    if num_threads is not None and (not _is_whole(num_threads) or num_threads < 1):
+        raise InputError(f"num_threads must be a whole number of at least 1, got {num_threads!r}")
+
+
+def read_detector_model(kind: str, model_path: str | Path | None, model_bytes: bytes | None, default: Path) -> tuple[bytes, str]:
+    """A detector model's contents, from ``model_bytes``, ``model_path`` or the bundled ``default`` file,
+    and how to name it in messages.
+
+    Raises:
+        ModelLoadError: the file is missing or empty.
+    """
+    if model_bytes is not None:
+        data, where = bytes(model_bytes), f"the {kind} model bytes"
+    else:
+        path = Path(model_path) if model_path is not None else default
+        if not path.is_file():
+            hint = "" if model_path is not None else " (reinstall pipnet-edge)"
+            raise ModelLoadError(f"{kind} model {path} does not exist{hint}")
+        data, where = path.read_bytes(), f"{kind} model {path}"
+    if len(data) == 0:
+        raise ModelLoadError(f"{where} is empty")
+    return data, where

@@ -39,7 +39,7 @@ import numpy as np
 from ...errors import InputError, ModelLoadError
 from ...spec import CropRule
 from ..backends.tflite import import_interpreter
-from .base import Detections, weighted_nms
+from .base import Detections, check_detector_options, check_fraction, read_detector_model, weighted_nms
 
 __all__ = [
     "BLAZEFACE_FULL_CROP_RULE",
@@ -229,12 +229,10 @@ class BlazeFaceDetector:
         spec = _variant(self.variant)
         if self.min_confidence is None:
             self.min_confidence = spec.min_score
-        _check_fraction("min_confidence", self.min_confidence)
-        if self.max_faces is not None and (not _is_int(self.max_faces) or self.max_faces < 1):
-            raise InputError(f"max_faces must be a whole number of at least 1 (or None for all), got {self.max_faces!r}")
-        if not _is_int(self.num_threads) or self.num_threads < 1:
-            raise InputError(f"num_threads must be a whole number of at least 1, got {self.num_threads!r}")
-        _check_fraction("nms_threshold", self.nms_threshold)
+        check_detector_options(self.min_confidence, self.max_faces, self.num_threads)
+        if self.num_threads is None:
+            raise InputError("num_threads must be a whole number of at least 1, got None")
+        check_fraction("nms_threshold", self.nms_threshold)
         if self.crop_rule is None:
             self.crop_rule = spec.crop_rule
         elif not isinstance(self.crop_rule, CropRule):
@@ -251,21 +249,9 @@ class BlazeFaceDetector:
 
     def _load(self, spec: BlazeFaceVariant) -> tuple[Any, str]:
         Interpreter, _, package = import_interpreter()  # ModelLoadError with the install hint when none is installed
-        if self.model_bytes is not None:
-            where, source = "the BlazeFace model bytes", {"model_content": bytes(self.model_bytes)}
-            if len(source["model_content"]) == 0:
-                raise ModelLoadError(f"{where} are empty")
-        else:
-            path = Path(self.model_path) if self.model_path is not None else blazeface_model_path(spec.name)
-            where = str(path)
-            if not path.is_file():
-                raise ModelLoadError(f"BlazeFace model {path} does not exist"
-                                     + ("" if self.model_path is not None else " (reinstall pipnet-edge)"))
-            if path.stat().st_size == 0:
-                raise ModelLoadError(f"BlazeFace model {path} is empty")
-            source = {"model_path": str(path)}
+        data, where = read_detector_model("BlazeFace", self.model_path, self.model_bytes, blazeface_model_path(spec.name))
         try:
-            interpreter = Interpreter(**source, num_threads=int(self.num_threads))
+            interpreter = Interpreter(model_content=data, num_threads=int(self.num_threads))
             interpreter.allocate_tensors()
         except (ValueError, RuntimeError, OSError) as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -308,7 +294,8 @@ class BlazeFaceDetector:
         cv2.warpAffine(image_rgb, warp, self._canvas.shape[1::-1], dst=self._canvas, flags=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         # ImageToTensor's value range [-1, 1]: value * 2 / 255 - 1 (a BGR photo is reordered here, on the small input)
-        np.multiply(self._canvas[:, :, ::-1] if bgr else self._canvas, np.float32(2.0 / 255.0), out=self._tensor[0], dtype=np.float32)
+        pixels = self._canvas[:, :, ::-1] if bgr else self._canvas
+        np.multiply(pixels, np.float32(2.0 / 255.0), out=self._tensor[0], dtype=np.float32)
         np.subtract(self._tensor, np.float32(1.0), out=self._tensor)
         # The centre of input pixel j (normalised (j + 0.5) / size) therefore shows photo point x0 + j * step.
         # MediaPipe's DetectionProjection maps it to x0 + (j + 0.5) * step instead (as if pixel j covered
@@ -338,12 +325,3 @@ class BlazeFaceDetector:
         b = found.boxes.reshape(-1, 2, 2) * np.float32(scale) + offset
         k = found.keypoints * np.float32(scale) + offset
         return Detections(b.reshape(-1, 4), found.scores, k).filtered(max_faces=self.max_faces)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_fraction(name: str, value: object) -> None:
-    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
-        raise InputError(f"{name} must be a number in [0, 1], got {value!r}")

@@ -31,10 +31,10 @@ import numpy as np
 
 from ...errors import InputError, ModelLoadError
 from ...spec import CropRule
-from .base import Detections, nms, working_scale
+from .base import Detections, check_detector_options, nms, read_detector_model, working_scale
 
-__all__ = ["YUNET_CROP_RULE", "YUNET_ENGINES", "YUNET_INPUT_SIZE", "YUNET_MIN_CONFIDENCE", "YUNET_MIN_FACE_PX", "YuNetFaceDetector",
-           "decode_yunet", "yunet_model_path"]
+__all__ = ["YUNET_CROP_RULE", "YUNET_ENGINES", "YUNET_INPUT_SIZE", "YUNET_MIN_CONFIDENCE", "YUNET_MIN_FACE_PX",
+           "YuNetFaceDetector", "decode_yunet", "yunet_model_path"]
 
 YUNET_ENGINES = ("auto", "onnxruntime", "opencv")
 YUNET_STRIDES = (8, 16, 32)
@@ -91,35 +91,21 @@ class YuNetFaceDetector:
     engine: str = "auto"
 
     def __post_init__(self) -> None:
-
-        if not 0.0 <= float(self.min_confidence) <= 1.0:
-            raise InputError(f"min_confidence must lie in [0, 1], got {self.min_confidence}")
-        if self.max_faces is not None and int(self.max_faces) < 1:
-            raise InputError(f"max_faces must be at least 1 (or None for all), got {self.max_faces}")
+        check_detector_options(self.min_confidence, self.max_faces, self.num_threads)
         if self.min_face_size is not None and not float(self.min_face_size) > 0:
             raise InputError(f"min_face_size must be a positive number of pixels, got {self.min_face_size}")
         if int(self.input_size) < 32:
             raise InputError(f"input_size must be at least 32 px, got {self.input_size}")
-        if self.num_threads is not None and int(self.num_threads) < 1:
-            raise InputError(f"num_threads must be at least 1, got {self.num_threads}")
         if self.engine not in YUNET_ENGINES:
             raise InputError(f"engine must be one of {', '.join(YUNET_ENGINES)}, got {self.engine!r}")
-        if self.model_bytes is None:
-            path = Path(self.model_path) if self.model_path is not None else yunet_model_path()
-            if not path.is_file():
-                raise ModelLoadError(f"YuNet model {path} does not exist")
-            data = path.read_bytes()
-            where = str(path)
-        else:
-            data, where = bytes(self.model_bytes), "the YuNet model bytes"
-        if len(data) == 0:
-            raise ModelLoadError(f"{where} is empty")
+        data, where = read_detector_model("YuNet", self.model_path, self.model_bytes, yunet_model_path())
         if self.engine in ("auto", "onnxruntime"):
             try:
                 import onnxruntime  # noqa: F401
             except ImportError:
                 if self.engine == "onnxruntime":
-                    raise ModelLoadError("engine 'onnxruntime' needs onnxruntime: pip install 'pipnet-edge[onnxruntime]'") from None
+                    raise ModelLoadError("engine 'onnxruntime' needs onnxruntime: "
+                                         "pip install 'pipnet-edge[onnxruntime]'") from None
             else:
                 self._session = self._ort_session(data, where)
                 self.engine = "onnxruntime"
@@ -140,7 +126,7 @@ class YuNetFaceDetector:
         try:
             return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"{where} is not a YuNet ONNX model onnxruntime can load: {str(exc).strip().splitlines()[-1]}") from None
+            raise ModelLoadError(f"{where} is not a YuNet ONNX model onnxruntime can load: {_reason(exc)}") from None
 
     def _opencv_detector(self, data: bytes, where: str):
         import cv2
@@ -151,7 +137,7 @@ class YuNetFaceDetector:
                                              (self.input_size, self.input_size), float(self.min_confidence),
                                              float(self.nms_threshold), 5000)
         except cv2.error as exc:
-            raise ModelLoadError(f"{where} is not a YuNet ONNX model OpenCV can load: {str(exc).strip().splitlines()[-1]}") from None
+            raise ModelLoadError(f"{where} is not a YuNet ONNX model OpenCV can load: {_reason(exc)}") from None
 
     def working_size(self, height: int, width: int) -> tuple[int, int]:
         """``(w, h)`` of the image YuNet sees for a photo of this size."""
@@ -204,6 +190,12 @@ class YuNetFaceDetector:
         boxes = np.column_stack([f[:, 0], f[:, 1], f[:, 0] + f[:, 2], f[:, 1] + f[:, 3]])
         # keypoints: right eye, left eye (subject's; the right eye is on the image's left), nose tip, mouth corners
         return Detections(boxes, f[:, 14], f[:, 4:14].reshape(-1, 5, 2))
+
+
+def _reason(exc: Exception) -> str:
+    """The last line of a backend's error message (the one that says what went wrong)."""
+    lines = str(exc).strip().splitlines()
+    return lines[-1] if lines else type(exc).__name__
 
 
 def decode_yunet(outputs: dict[str, np.ndarray], height: int, width: int, min_score: float, nms_threshold: float,
