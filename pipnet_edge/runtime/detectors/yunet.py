@@ -44,12 +44,10 @@ YUNET_STRIDES = (8, 16, 32)
 # -> 2,012 of 2,012 faces; scale 0.8669 (IQR 0.836-0.906), shift_x 0.0043, shift_y 0.1211 (IQR 0.103-0.134)
 YUNET_CROP_RULE = CropRule(scale=0.8669, shift_x=0.0043, shift_y=0.1211)
 # The smallest face (landmark-box height, px, at YuNet's input) it finds reliably, the default working
-# resolution (longer side, px) and score threshold. Chosen on multi-face photos made from the 300W
-# TRAINING faces (benchmarks/multiface.py, source ../shared/data/300w/train): 40-100 px faces found
-# when they reach 28 / 32 / 40 px at YuNet's input: 130 / 131 / 132 of 133. 520 faces of 7.5-13 % of
-# the longer side (100 photos): found at 416 px 506 (score >= 0.6) / 509 (0.5) / 514 (0.4), at 512 px
-# 513 (0.6) / 515 (0.5), at 640 px 517 (0.5), never a false detection; the faces missed at 640 px are
-# hard ones of every size, not small ones. 512 px and 0.5: faces from 32 / 512 = 6.3 % of the photo.
+# resolution (longer side, px) and score threshold, chosen on multi-face photos made from the 300W
+# TRAINING faces by `python benchmarks/detector_sweep.py` (README: the face front end): of 520 faces of
+# 7.5-13 % of the longer side, 509 / 515 / 517 found at 416 / 512 / 640 px (score >= 0.5), no false
+# detection; 40-100 px faces found 130 / 131 / 132 of 133 when they reach 28 / 32 / 40 px.
 YUNET_MIN_FACE_PX = 32
 YUNET_INPUT_SIZE = 512
 YUNET_MIN_CONFIDENCE = 0.5
