@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pipnet_edge.calibration import CalibrationSet
+from pipnet_edge.evaluation.timing import TimingStats, time_calls
 
 # (backbone, input size, net stride, num_nb)
 CANDIDATES = [
@@ -70,50 +71,36 @@ def count_macs(model, size: int) -> int:
     return total
 
 
+def random_calibration(size: int, count: int = 16) -> CalibrationSet:
+    """Random RGB crops: latency does not depend on the calibrated ranges, so no faces are needed."""
+    images = np.random.default_rng(0).integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+    return CalibrationSet(images, {"source": "random pixels", "count": count, "seed": 0})
+
+
 def int8_tflite(model, path: Path) -> None:
-    import torch
-    from torchao.quantization.pt2e import move_exported_model_to_eval
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-    from pipnet_edge.converters.quantized import QuantizedGraph
+    """Full-INT8 TFLite by the package's own post-training quantization (``quantize_model``) and converter."""
     from pipnet_edge.converters.tflite import export_tflite_int8
-    from pipnet_edge.training.qat import capture, make_quantizer
+    from pipnet_edge.quantization import quantize_model
 
-    size = model.spec.input_size
-    quantizer = make_quantizer(qat=False)
-    gm = capture(model.eval(), train=False)
-    move_exported_model_to_eval(gm)
-    gm = prepare_pt2e(gm, quantizer)
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for _ in range(4):
-            gm(torch.rand(4, size, size, 3, generator=gen) * 255)
-    qm = convert_pt2e(gm, fold_quantize=False)
-    move_exported_model_to_eval(qm)
-    export_tflite_int8(QuantizedGraph(qm, quantizer, model.spec, {}), path, "{}")
+    export_tflite_int8(quantize_model(model.eval(), random_calibration(model.spec.input_size)), path, "{}")
 
 
-def time_tflite(path: Path, runs: int, threads: int = 1) -> tuple[float, float]:
+def time_tflite(path: Path, runs: int, threads: int = 1) -> TimingStats:
+    """The interpreter's ``invoke()`` alone on a zero input (XNNPACK), after 30 warm-up calls."""
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_path=str(path), num_threads=threads)
     it.allocate_tensors()
     inp = it.get_input_details()[0]
     it.set_tensor(inp["index"], np.zeros(inp["shape"], inp["dtype"]))
-    for _ in range(30):
-        it.invoke()
-    ts = np.empty(runs)
-    for i in range(runs):
-        t0 = time.perf_counter()
-        it.invoke()
-        ts[i] = (time.perf_counter() - t0) * 1000
-    return float(np.median(ts)), float(np.percentile(ts, 90))
+    return time_calls(it.invoke, runs, warmup=30)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="benchmarks/results/architecture_sweep.json")
     p.add_argument("--runs", type=int, default=300)
+    p.add_argument("--limit", type=int, default=0, help="first N candidates only (a quick check)")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
@@ -127,16 +114,16 @@ def main(argv=None) -> int:
     mean_face = np.random.default_rng(0).uniform(0.2, 0.8, (68, 2))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for backbone, size, stride, nb in CANDIDATES:
+        for backbone, size, stride, nb in CANDIDATES[: args.limit or None]:
             spec = ModelSpec.create("300w-68", mean_face, backbone=backbone, input_size=size, net_stride=stride, num_nb=nb)
             model = create_model(spec).eval()
             path = Path(tmp) / f"{backbone}_{size}_{nb}.tflite"
             int8_tflite(model, path)
-            med, p90 = time_tflite(path, args.runs)
+            t = time_tflite(path, args.runs)
             row = {"backbone": backbone, "input": size, "stride": stride, "map": spec.map_size, "num_nb": nb,
                    "mmac": round(count_macs(model, size) / 1e6, 1),
                    "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-                   "size_mb": round(path.stat().st_size / 1e6, 2), "ms_1t": round(med, 3), "p90_1t": round(p90, 3)}
+                   "size_mb": round(path.stat().st_size / 1e6, 2), "ms_1t": round(t.median_ms, 3), "p90_1t": round(t.p90_ms, 3)}
             rows.append(row)
             print(json.dumps(row), flush=True)
     out = Path(args.out)

@@ -4,7 +4,8 @@
     python benchmarks/benchmark.py --artifacts exports/ --data ../shared/data/300w/test --out benchmarks/results
 
 For every artifact: model size, latency per face (median / p90 of batch-1 inference, 1 and 2
-threads), the runtime's own overhead (crop + decode) and NME on the labelled faces with
+threads, timed by the runtime's own stage timing), the runtime's own overhead (crop, decode,
+points back to the photo) and NME on the labelled faces with
 ground-truth-box crops (the 300W protocol). The peers (``benchmarks/peers.py``: dlib's 68-point
 ERT, MediaPipe FaceMesh mapped to 68 points) get the same faces and boxes, and their model call
 is timed the same way. Writes ``results.json``, ``results.md`` and an accuracy-vs-latency plot
@@ -24,42 +25,34 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipnet_edge.data.annotations import load_faces  # noqa: E402
-from pipnet_edge.evaluation.predictors import ARTIFACT_SUFFIXES, open_predictor  # noqa: E402
-from pipnet_edge.evaluation.runner import predict_faces, read_face_crops  # noqa: E402
-from pipnet_edge.metrics import summarize  # noqa: E402
-from pipnet_edge.runtime import geometry  # noqa: E402
-from pipnet_edge.runtime.decode import DecodeTables  # noqa: E402
-from pipnet_edge.runtime.preprocess import crop_faces  # noqa: E402
-
-
-def time_it(fn, runs: int, warmup: int = 10) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) * 1000)
-    return float(np.median(ts)), float(np.percentile(ts, 90))
+from pipnet_edge.data.annotations import load_faces
+from pipnet_edge.evaluation import open_predictor, predict_faces
+from pipnet_edge.evaluation.runner import read_face_crops
+from pipnet_edge.evaluation.timing import time_calls
+from pipnet_edge.metrics import summarize
+from pipnet_edge.runtime import geometry
+from pipnet_edge.runtime.artifact import ARTIFACT_SUFFIXES, artifact_size
+from pipnet_edge.schemes import get_scheme
 
 
-def artifact_size(path: Path) -> int:
-    size = path.stat().st_size
-    if path.suffix == ".xml":
-        size += path.with_suffix(".bin").stat().st_size
-    return size
+def bench_artifact(path: Path, records, runs: int, overhead: dict[str, dict]) -> dict:
+    """An artifact's row: the model call timed on the first face's crop at 1 and 2 threads, NME on all faces.
 
-
-def bench_artifact(path: Path, records, crop: np.ndarray, runs: int) -> dict:
+    The model and decode times come from the runtime's own stage timing
+    (``Landmarker.predict_crops(crops, timing=...)``); the first time an input size is seen, the runtime's
+    overhead per face at that size (crop, decode, warp back: ``Landmarker.detect(image, boxes, timing=...)``
+    at 1 thread) goes into ``overhead``.
+    """
     row: dict = {"artifact": path.name, "size_mb": round(artifact_size(path) / 1e6, 2)}
     for threads in (1, 2):
         pred = open_predictor(path, num_threads=threads)
-        med, p90 = time_it(lambda pred=pred: pred.backend.run(crop), runs)
-        row[f"ms_{threads}t"] = round(med, 3)
-        row[f"p90_{threads}t"] = round(p90, 3)
+        crops, _ = read_face_crops(records[:1], pred.spec)
+        t = time_calls(lambda timing, pred=pred, crops=crops: pred.predict_crops(crops, timing=timing), runs, stages=True)
+        row[f"ms_{threads}t"] = round(t.stages["model_ms"].median_ms, 3)
+        row[f"p90_{threads}t"] = round(t.stages["model_ms"].p90_ms, 3)
+        key = f"{pred.spec.input_size}px"
+        if threads == 1 and key not in overhead:
+            overhead[key] = runtime_overhead(pred, records[0], runs)
         backend, info = pred.backend.name, pred.info
         del pred
         gc.collect()
@@ -76,7 +69,6 @@ def bench_artifact(path: Path, records, crop: np.ndarray, runs: int) -> dict:
 def bench_peer(name: str, records, runs: int) -> dict:
     """A peer's row: its model call timed on the first face, NME on all faces (GT boxes)."""
     import cv2
-
     from peers import gt_box, load_peers, predict_records
 
     row: dict = {"kind": "peer"}
@@ -84,8 +76,8 @@ def bench_peer(name: str, records, runs: int) -> dict:
     for threads in (1, 2):
         peer = load_peers([name], num_threads=threads)[0]
         state = peer.prepare(img, gt_box(records[0].points))
-        med, p90 = time_it(lambda: peer.run(state), runs)
-        row[f"ms_{threads}t"], row[f"p90_{threads}t"] = round(med, 3), round(p90, 3)
+        t = time_calls(lambda peer=peer, state=state: peer.run(state), runs)
+        row[f"ms_{threads}t"], row[f"p90_{threads}t"] = round(t.median_ms, 3), round(t.p90_ms, 3)
     row.update(artifact=peer.label, backend=name, precision="float32" if name == "mediapipe" else "ERT (float)",
                size_mb=round(peer.size_bytes / 1e6, 2))
     if peer.max_threads == 1:
@@ -93,29 +85,20 @@ def bench_peer(name: str, records, runs: int) -> dict:
     peer = load_peers([name], num_threads=1)[0]
     t0 = time.time()
     pred = predict_records(peer, records)
-    from pipnet_edge.schemes import get_scheme
-
     s = summarize(pred, np.stack([r.points for r in records]), get_scheme("300w-68"))
     row.update(nme=round(s.nme, 3), fr10=round(s.failure_rate, 2), auc10=round(s.auc, 4), eval_s=round(time.time() - t0, 1))
     return row
 
 
-def runtime_overhead(records, spec, runs: int) -> dict:
-    """Per-face cost of the runtime's own work: crop (affine warp) and the numpy decode."""
+def runtime_overhead(pred, record, runs: int) -> dict:
+    """Per-face cost of the runtime's own work around the model: crop (affine warp), numpy decode, points back
+    to the photo; medians of the stages of ``Landmarker.detect(image, boxes=[box], timing=...)``."""
     import cv2
 
-    img = cv2.cvtColor(cv2.imread(str(records[0].image_path)), cv2.COLOR_BGR2RGB)
-    box = geometry.box_from_points(records[0].points)[None]
-    crop_ms, _ = time_it(lambda: crop_faces(img, box, spec.crop, spec.input_size), runs)
-    rng = np.random.default_rng(0)
-    n, m, nb = spec.num_points, spec.map_size, spec.num_nb
-    from pipnet_edge.models_io import HEAD_NAMES
-    from pipnet_edge.runtime.decode import decode_nhwc
-
-    heads = {k: rng.normal(size=(1, m, m, c)).astype(np.float32) for k, c in zip(HEAD_NAMES, (n, n, n, n * nb, n * nb))}
-    tables = DecodeTables.from_spec(spec)
-    dec_ms, _ = time_it(lambda: decode_nhwc(heads, tables), runs)
-    return {"crop_ms": round(crop_ms, 4), "decode_ms": round(dec_ms, 4)}
+    img = cv2.cvtColor(cv2.imread(str(record.image_path)), cv2.COLOR_BGR2RGB)
+    box = geometry.box_from_points(record.points)[None]
+    t = time_calls(lambda timing: pred.detect(img, boxes=box, timing=timing), runs, stages=True)
+    return {k: round(t.stages[k].median_ms, 4) for k in ("crop_ms", "decode_ms", "warp_ms")} | {"runs": runs}
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -133,10 +116,10 @@ def plot(rows: list[dict], path: Path) -> None:
     for r in rows:
         if r.get("kind", "ours") == "ours":
             model, target = r["artifact"].rsplit("_", 1)
-            style = dict(marker=markers.get(r["backend"], "o"), color=colours[model], s=45)
+            style = {"marker": markers.get(r["backend"], "o"), "color": colours[model], "s": 45}
             name = f"{model} {target.rsplit('.', 1)[0]}"
         else:
-            style, name = dict(marker="X", color=next(peer_colours), s=90), f"peer: {r['artifact'].split(' (')[0]}"
+            style, name = {"marker": "X", "color": next(peer_colours), "s": 90}, f"peer: {r['artifact'].split(' (')[0]}"
         ax.scatter(r["ms_1t"], r["nme"], label=f"{name}: {r['ms_1t']:.2f} ms, {r['nme']:.3f} %", **style)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
               title="o tflite, s onnxruntime, ^ openvino, X peers", title_fontsize=8)
@@ -173,22 +156,14 @@ def main(argv=None) -> int:
     if args.limit:
         records = records[: args.limit]
     rows = []
-    from pipnet_edge.runtime.metadata import read_artifact_info
-
-    overhead: dict[str, dict] = {}  # per input size: the crop and decode costs depend on the model
+    overhead: dict[str, dict] = {}  # per input size: the crop, decode and warp costs depend on the model
     for path in paths:
-        spec = read_artifact_info(path).spec  # no session: an idle runtime's threads would skew the timings
-        key = f"{spec.input_size}px"
-        if key not in overhead:
-            overhead[key] = runtime_overhead(records, spec, 1000)
-        crops, _ = read_face_crops(records[:1], spec)
         print(f"benchmarking {path.name} ...", flush=True)
-        rows.append(bench_artifact(path, records, crops, args.runs))
+        rows.append(bench_artifact(path, records, args.runs, overhead))
         rows[-1]["kind"] = "ours"
         gc.collect()  # close this artifact's runtime before timing the next
         print("  ", json.dumps(rows[-1]), flush=True)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from peers import PeerUnavailable
+    from peers import PeerUnavailable  # a sibling module: Python puts this script's folder first on the module path
 
     for name in args.peers:
         print(f"benchmarking peer {name} ...", flush=True)
@@ -206,8 +181,8 @@ def main(argv=None) -> int:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     (out / "results.json").write_text(json.dumps({"meta": meta, "runtime_overhead": overhead, "rows": rows}, indent=2))
     md = [
-        f"Measured {meta['date']} on {meta['machine']} (Python {meta['python']}), {len(records)} faces of `{args.data}`, "
-        f"batch 1, median of {args.runs} runs.",
+        (f"Measured {meta['date']} on {meta['machine']} (Python {meta['python']}), {len(records)} faces of `{args.data}`, "
+         f"batch 1, median of {args.runs} runs."),
         "",
         "| model | backend | precision | size MB | ms 1 thread (p90) | ms 2 threads (p90) | NME % | FR@0.1 % | AUC@0.1 |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -218,8 +193,8 @@ def main(argv=None) -> int:
             f"| {name} | {r['backend']} | {r['precision']} | {r['size_mb']} | {r['ms_1t']:.2f} ({r['p90_1t']:.2f}) | "
             f"{r['ms_2t']:.2f} ({r['p90_2t']:.2f}) | {r['nme']:.3f} | {r['fr10']:.2f} | {r['auc10']:.4f} |"
         )
-    md += [""] + [f"Runtime overhead per face at {k}: crop {v['crop_ms']:.3f} ms, numpy decode {v['decode_ms']:.3f} ms."
-                  for k, v in overhead.items()]
+    md += [""] + [f"Runtime overhead per face at {k}: crop {v['crop_ms']:.3f} ms, numpy decode {v['decode_ms']:.3f} ms, "
+                  f"points back to the photo {v['warp_ms']:.3f} ms." for k, v in overhead.items()]
     md += ["Latency is the model call alone on a prepared input, for ours and for the peers (dlib's predictor is single-threaded)."]
     (out / "results.md").write_text("\n".join(md) + "\n")
     plot(rows, out / "accuracy_latency.png")

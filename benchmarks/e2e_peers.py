@@ -69,20 +69,7 @@ __all__ = [
     "MediaPipeWorker",
     "mp_python",
     "open_peer_pipelines",
-    "timed_calls",
 ]
-
-
-def timed_calls(fn, repeat: int = 1) -> tuple:
-    """Call ``fn()`` ``repeat`` times (at least once); returns the first call's result and every call's ms."""
-    ms, first = [], None
-    for r in range(max(1, int(repeat))):
-        t0 = time.perf_counter()
-        got = fn()
-        ms.append((time.perf_counter() - t0) * 1000)
-        if r == 0:
-            first = got
-    return first, ms
 
 
 class PeerPipelineUnavailable(RuntimeError):
@@ -236,6 +223,8 @@ def _worker_main() -> int:
             img = cv2.imread(msg["path"])
             if img is None:
                 raise FileNotFoundError(msg["path"])
+            # the mp-venv has no pipnet_edge, so this loop stands in for pipnet_edge.evaluation.timing.time_calls
+            # (runs=repeat, warmup=0): the same perf_counter clock around each call, the first call's faces kept
             ms, faces = [], []
             for r in range(max(1, int(msg.get("repeat", 1)))):
                 t0 = time.perf_counter()
@@ -285,7 +274,10 @@ class DlibPipeline:
         return faces
 
     def run(self, image_bgr: np.ndarray, path: str | Path | None = None, repeat: int = 1) -> tuple[list[np.ndarray], list[float]]:
-        return timed_calls(lambda: self.predict(image_bgr), repeat)
+        from pipnet_edge.evaluation.timing import time_calls  # not at the top: the mediapipe worker runs this file too
+
+        t = time_calls(lambda: self.predict(image_bgr), max(1, int(repeat)), warmup=0)
+        return t.result, list(t.samples_ms)
 
     def close(self) -> None:
         pass

@@ -34,6 +34,9 @@ Per set and configuration:
   ``process()`` + point conversion itself). Every configuration is warmed up on the set's first photo;
   the configurations then take turns photo by photo (the order rotates), so load on the machine hits
   them alike. ``--repeat N`` times each call N times per photo and keeps the per-photo median.
+* ours also split by stage, as the Landmarker times itself (``lm.detect(img, timing=t)``: face detector,
+  crop, model, decode, points back to the photo; ``pipnet_edge.evaluation.timing.time_calls(..., stages=True)``),
+  median ms per photo of each stage.
 
 Writes ``OUT/end_to_end.json`` (all rows, skipped configurations, machine, date, command line),
 ``OUT/end_to_end.md`` (tables) and ``OUT/end_to_end.png`` (NME on found faces vs median ms per photo).
@@ -55,6 +58,8 @@ from typing import Any
 
 import numpy as np
 
+from pipnet_edge.assets import BUNDLED
+from pipnet_edge.evaluation.timing import time_calls
 from pipnet_edge.metrics import summarize
 from pipnet_edge.schemes import get_scheme
 
@@ -64,11 +69,12 @@ HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("PIPNET_EDGE_SHARED", HERE.parents[0].parent / "shared"))
 TEST_FULL = SHARED / "data" / "300w" / "test_full"
 SETS = ("test_full", "group", "small")
-MODELS = ("default", "lite")
+MODELS = tuple(BUNDLED)  # the bundled runtime models: default, lite
 DETECTORS = ("yunet", "blazeface-short", "blazeface-full", "haar")
 MAX_FACES = 20  # ours (max_faces) and MediaPipe (max_num_faces) alike; dlib's HOG has no limit
 IOU_MATCH = 0.5
 SCHEME = "300w-68"
+STAGES = ("detect_ms", "crop_ms", "model_ms", "decode_ms", "warp_ms")  # Landmarker.detect(..., timing=) keys
 
 
 NOTES = (
@@ -184,7 +190,7 @@ class OurConfig:
 
 
 class OurPipeline:
-    """Our Landmarker (or any object with its ``detect(image, color_order=)``) as a benchmark pipeline."""
+    """Our Landmarker (or any object with its ``detect(image, color_order=, timing=)``) as a benchmark pipeline."""
 
     kind = "ours"
 
@@ -196,9 +202,13 @@ class OurPipeline:
         self.label = label or config.key
 
     def run(self, image_bgr: np.ndarray, path: Any = None, repeat: int = 1) -> tuple[list[np.ndarray], list[float]]:
-        from e2e_peers import timed_calls
-
-        return timed_calls(lambda: [f.points for f in self.lm.detect(image_bgr, color_order="BGR").faces], repeat)
+        """Every face's points (first call) and each call's ms; the runtime's own per-stage ms of the calls
+        (``Landmarker.detect(..., timing=)``: ``detect_ms``, ``crop_ms``, ``model_ms``, ``decode_ms``,
+        ``warp_ms``) are left in :attr:`last_stages` (stage -> ms per call)."""
+        t = time_calls(lambda timing: [f.points for f in self.lm.detect(image_bgr, color_order="BGR", timing=timing).faces],
+                       max(1, int(repeat)), warmup=0, stages=True)
+        self.last_stages = {k: list(v.samples_ms) for k, v in t.stages.items()}
+        return t.result, list(t.samples_ms)
 
     def close(self) -> None:
         pass
@@ -275,6 +285,7 @@ class Tally:
     ious: list[float] = field(default_factory=list)
     extra: int = 0
     ms: list[float] = field(default_factory=list)  # per photo (median of its repeats)
+    stage_ms: list[dict[str, float]] = field(default_factory=list)  # ours: per photo, stage -> median ms of its repeats
     photos: int = 0
     faces_returned: int = 0
     errors: list[str] = field(default_factory=list)
@@ -329,6 +340,9 @@ def run_set(photos: Sequence[Photo], pipelines: Sequence[Any], gt_refs: dict[str
                 continue
             t.photos += 1
             t.ms.append(float(np.median(ms)))
+            stages = getattr(pipe, "last_stages", None)
+            if stages is not None:
+                t.stage_ms.append({k: float(np.median(v)) for k, v in stages.items()})
             t.faces_returned += len(faces)
             matches, unmatched = match_faces(faces, truth)
             t.extra += len(unmatched)
@@ -372,6 +386,10 @@ def summarize_tally(t: Tally, photos: Sequence[Photo]) -> dict[str, Any]:
         "ms_p90": round(float(np.percentile(t.ms, 90)), 2) if t.ms else None,
         "ms_mean": round(float(np.mean(t.ms)), 2) if t.ms else None,
     }
+    if t.stage_ms:  # a stage a photo did not run (no face: no crop, model ...) counts 0 ms there
+        keys = [k for k in STAGES if any(k in d for d in t.stage_ms)]
+        keys += sorted({k for d in t.stage_ms for k in d} - set(keys))
+        row["stage_ms_median"] = {k: round(float(np.median([d.get(k, 0.0) for d in t.stage_ms])), 3) for k in keys}
     for m, ref in t.found_ref.items():
         row[f"nme_gtbox_{m}_same_faces"] = _nme(ref, t.found_truth)[0]
     if t.errors:
@@ -431,6 +449,13 @@ def write_markdown(meta: dict, rows: list[dict], skipped: dict[str, str], path: 
                       f"{r['extra']} ({f(r['extra_per_photo'], 2)}) | {f(r['nme_found'])} | "
                       f"{f(r.get('nme_gtbox_default_same_faces'))} / {f(r.get('nme_gtbox_lite_same_faces'))} | "
                       f"{f(r['ms_median'], 1)} ({f(r['ms_p90'], 1)}) |")
+        staged = [r for r in srows if r.get("stage_ms_median")]
+        if staged:
+            md += ["", f"Where our time goes on {s} (median ms per photo of each stage, from `Landmarker.detect(..., timing=)`):",
+                   "", "| configuration | threads | " + " | ".join(k[:-3] for k in STAGES) + " |",
+                   "|---|---|" + "---|" * len(STAGES)]
+            md += [f"| {r['label']} | {r['threads']} | " + " | ".join(_fmt(r["stage_ms_median"].get(k), 2) for k in STAGES) + " |"
+                   for r in staged]
     md += ["", "Notes:", ""] + [f"- {n}" for n in NOTES]
     if skipped:
         md += ["", "Skipped:", ""] + [f"- {k}: {v}" for k, v in skipped.items()]

@@ -36,7 +36,7 @@ import tempfile
 import time
 import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -44,9 +44,10 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from pipnet_edge.evaluation.timing import time_calls
+from pipnet_edge.metrics import normalizers, summarize
 from pipnet_edge.runtime import geometry
+from pipnet_edge.schemes import get_scheme
 
 __all__ = [
     "DEFAULT_CACHE_DIR",
@@ -60,13 +61,13 @@ __all__ = [
     "PeerUnavailable",
     "check_mapping",
     "fetch",
-    "latency",
     "load_peers",
     "predict_records",
     "refit",
 ]
 
 PEER_NAMES = ("dlib", "mediapipe")
+SCHEME = get_scheme("300w-68")  # NME as everywhere in pipnet_edge.metrics: outer eye corners 36 / 45
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent / ".peers"
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements-peers.txt"
 
@@ -394,25 +395,6 @@ def predict_records(peer: Peer, records: Sequence[Any], images: Sequence[np.ndar
     return out
 
 
-def latency(fn: Callable[[], Any], runs: int = 200, warmup: int = 20) -> tuple[float, float]:
-    """Median and p90 milliseconds of ``fn()``."""
-    for _ in range(warmup):
-        fn()
-    ts = np.empty(runs)
-    for i in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts[i] = (time.perf_counter() - t0) * 1000
-    return float(np.median(ts)), float(np.percentile(ts, 90))
-
-
-def nme_per_face(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """300W NME per face, % (mean point error / outer-eye-corner distance, points 36 and 45)."""
-    t = np.asarray(truth, np.float64)
-    iod = np.linalg.norm(t[:, 36] - t[:, 45], axis=-1)
-    return np.linalg.norm(np.asarray(pred, np.float64) - t, axis=-1).mean(1) / iod * 100
-
-
 def subset_of(name: str) -> str:
     return name.split("_", 1)[0] if "_" in name else "all"
 
@@ -442,7 +424,7 @@ def refit(name: str, records: Sequence[Any], cache_dir: str | Path = DEFAULT_CAC
                 peer.box_rule = rule  # type: ignore[attr-defined]
             else:
                 peer.crop = rule  # type: ignore[attr-defined]
-            nme[i, j] = nme_per_face(predict_records(peer, records, images), truth).mean()
+            nme[i, j] = summarize(predict_records(peer, records, images), truth, SCHEME).nme
         print(f"{name} scale {sc:.2f}: " + " ".join(f"{v:.3f}" for v in nme[i]), flush=True)
     pad = np.pad(nme, 1, constant_values=np.nan)
     smooth = np.nanmean(np.stack([pad[1 + di : 1 + di + nme.shape[0], 1 + dj : 1 + dj + nme.shape[1]]
@@ -470,7 +452,7 @@ def check_mapping(records: Sequence[Any], cache_dir: str | Path, out_png: Path, 
         meshes.append(peer.mesh(st, peer.run(st)))
         truth.append(r.points)
     mesh, t = np.stack(meshes), np.stack(truth).astype(np.float64)
-    iod = np.linalg.norm(t[:, 36] - t[:, 45], axis=-1)
+    iod = normalizers(t, SCHEME)
     # mean over faces of the normalised distance from each labelled point to each mesh vertex: (68, 468)
     d = np.zeros((68, 468))
     for f in range(len(mesh)):
@@ -568,16 +550,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 row[f"ms_{threads}t"] = row[f"p90_{threads}t"] = None  # single-threaded
                 continue
             state = peer.prepare(first, box0)
-            med, p90 = latency(partial(peer.run, state), args.runs)
-            row[f"ms_{threads}t"], row[f"p90_{threads}t"] = round(med, 3), round(p90, 3)
+            t = time_calls(partial(peer.run, state), args.runs, warmup=20)
+            row[f"ms_{threads}t"], row[f"p90_{threads}t"] = round(t.median_ms, 3), round(t.p90_ms, 3)
             if threads == 1:
-                row["prepare_ms"] = round(latency(partial(peer.prepare, first, box0), args.runs)[0], 3)
-                row["finish_ms"] = round(latency(partial(peer.finish, state, peer.run(state)), args.runs)[0], 3)
+                row["prepare_ms"] = round(time_calls(partial(peer.prepare, first, box0), args.runs, warmup=20).median_ms, 3)
+                row["finish_ms"] = round(time_calls(partial(peer.finish, state, peer.run(state)), args.runs, warmup=20).median_ms, 3)
                 t0 = time.time()
-                nme = nme_per_face(predict_records(peer, records), truth)
+                s = summarize(predict_records(peer, records), truth, SCHEME)
+                nme = np.array(s.per_face)
                 row["eval_s"] = round(time.time() - t0, 1)
-                row["nme"] = round(float(nme.mean()), 3)
-                row["fr10"] = round(float((nme > 10).mean() * 100), 2)
+                row["nme"] = round(s.nme, 3)
+                row["fr10"] = round(s.failure_rate, 2)
                 for s in subsets:
                     row[f"nme_{s}"] = round(float(nme[[subset_of(n) == s for n in names]].mean()), 3)
                 rule = peer.box_rule if isinstance(peer, DlibPeer) else peer.crop  # type: ignore[attr-defined]

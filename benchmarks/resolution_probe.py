@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def upsampled_crops(records, spec, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Crops at ``size`` px resized to ``spec.input_size``; the matrices map image -> model input."""
@@ -41,22 +39,22 @@ def upsampled_crops(records, spec, size: int) -> tuple[np.ndarray, np.ndarray]:
     return big, np.stack([geometry.compose(up, m) for m in mats])
 
 
-def probe(model: str, data: str, sizes: list[int], batch: int = 32) -> list[dict]:
+def probe(model: str, data: str, sizes: list[int], batch: int = 32, limit: int = 0) -> list[dict]:
     from pipnet_edge.data.annotations import load_faces
     from pipnet_edge.evaluation import open_predictor
-    from pipnet_edge.evaluation.runner import predict_crops
+    from pipnet_edge.evaluation.runner import to_image
     from pipnet_edge.metrics import summarize
-    from pipnet_edge.runtime.decode import DecodeTables
 
     records = load_faces(data)
+    if limit:
+        records = records[:limit]
     predictor = open_predictor(model)
     spec = predictor.spec
-    tables = DecodeTables.from_spec(spec)
     truth = np.stack([r.points for r in records])
     rows = []
     for size in [spec.input_size, *sizes]:
         crops, mats = upsampled_crops(records, spec, size)
-        points = [predict_crops(predictor, crops[i : i + batch], mats[i : i + batch], tables)[0]
+        points = [to_image(predictor.predict_crops(crops[i : i + batch]).points, mats[i : i + batch], spec.input_size)
                   for i in range(0, len(crops), batch)]
         s = summarize(np.concatenate(points), truth, spec.scheme)
         rows.append({"crop_px": size, "model_input_px": spec.input_size, "nme": round(s.nme, 3),
@@ -70,9 +68,10 @@ def main(argv=None) -> int:
     p.add_argument("--model", required=True, help="a float checkpoint, QAT model or exported artifact")
     p.add_argument("--data", required=True, help="labelled faces (the 300W test folder)")
     p.add_argument("--sizes", type=int, nargs="+", default=[128, 112, 96])
+    p.add_argument("--limit", type=int, default=0, help="first N faces only (a quick check)")
     p.add_argument("--out", help="write the rows here as JSON")
     args = p.parse_args(argv)
-    rows = probe(args.model, args.data, args.sizes)
+    rows = probe(args.model, args.data, args.sizes, limit=args.limit)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "model": args.model,

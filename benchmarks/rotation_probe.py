@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pipnet_edge.assets import BUNDLED
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="whole photos with .pts (an evaluation set: this only measures)")
-    p.add_argument("--models", nargs="+", default=["default", "lite"])
+    p.add_argument("--models", nargs="+", default=list(BUNDLED), help="bundled model names or artifact files")
     p.add_argument("--detector", default="yunet")
     p.add_argument("--angles", type=float, nargs="+", default=[0, 15, 30, 45])
     p.add_argument("--limit", type=int, default=0)

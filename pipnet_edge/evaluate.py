@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             records = load_faces(args.data)
         if args.limit:
             records = records[: args.limit]
-        predictor = open_predictor(args.model, args.backend, args.threads)
+        predictor = open_predictor(args.model, args.backend, args.threads, use_nrm=not args.no_nrm)
         if args.five_point and predictor.spec.scheme.name != "300w-68":
             raise PipnetEdgeError(f"--five-point maps 300W-68 points to five; the model predicts {predictor.spec.scheme.name}")
         if not args.five_point and predictor.spec.num_points != records[0].points.shape[0]:

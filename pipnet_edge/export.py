@@ -10,10 +10,13 @@ Examples::
     python -m pipnet_edge.export --target tflite-int8 --weights runs/mbv2-qat/qat.safetensors \\
         --io-dtype uint8                                               # QAT model, raw uint8 pixels in
 
+From Python: ``from pipnet_edge.export import export; records = export("lite", ["onnx", "tflite-int8"], "exports")``.
+
 INT8 targets are made from one quantized graph: the QAT model's own (learned scales) when
 the weights are a QAT model, otherwise post-training quantization calibrated on ``--calib``.
 Every artifact carries the ModelSpec and its export settings as metadata, and each export
 ends with an accuracy summary against the float model on ``--data`` (labelled faces).
+Third-party warnings and converter chatter are hidden unless ``--verbose``.
 
 Targets:
 
@@ -23,22 +26,293 @@ Targets:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .converters.targets import TARGETS, targets_markdown
+from .converters.quiet import import_quietly, quiet
+from .converters.targets import (
+    INT8_TOOLCHAIN,
+    IO_DTYPES,
+    TARGETS,
+    ExportContext,
+    ExportRecord,
+    build_target,
+    check_toolchains,
+    resolve_targets,
+    targets_markdown,
+)
 from .errors import ExportError, PipnetEdgeError
 
+if TYPE_CHECKING:
+    from .calibration import CalibrationSet
+    from .models.pipnet import PIPNet
+    from .quantization import QATModel
+
 __doc__ = __doc__.format(targets=targets_markdown())
+__all__ = ["export", "ExportRecord", "records_markdown", "build_parser", "main"]
 
 log = logging.getLogger("pipnet_edge.export")
 
 DEFAULT_SHARED = Path("../shared/data/300w")
+_IN_MEMORY = "(in memory)"
 
 
+def export(
+    model: str | Path | PIPNet | QATModel | None,
+    targets: str | Sequence[str],
+    out: str | Path = "exports",
+    *,
+    qat: str | Path | QATModel | None = None,
+    calib: str | Path | CalibrationSet | None = None,
+    data: str | Path | None = None,
+    data_limit: int = 100,
+    name: str | None = None,
+    imgsz: int | None = None,
+    io_dtype: str | None = None,
+    calib_count: int = 300,
+    seed: int = 0,
+    source_info: dict[str, Any] | None = None,
+    json_path: str | Path | None = None,
+    verbose: bool = False,
+) -> list[ExportRecord]:
+    """Export a PIPNet to one or more deployment targets (the Python form of ``python -m pipnet_edge.export``).
+
+    Every argument is checked, and every model and calibration face loaded, before anything is
+    written. What several targets share is built once per call: the quantized graph, the float
+    ONNX graph and the INT8 QDQ ONNX graph (the OpenVINO targets are converted from the latter two).
+
+    Args:
+        model: what to export: a bundled model name (``"default"``, ``"lite"``: its float weights
+            for float targets, its QAT model for INT8 ones), a float checkpoint (``.safetensors`` /
+            ``.pt``), a QAT checkpoint (INT8 targets only), an in-memory ``PIPNet`` or ``QATModel``;
+            ``None`` when ``qat`` alone is given (INT8 targets only). CLI: ``--model`` / ``--weights``.
+        targets: a target name, a list of them, or ``"all"`` (see :data:`~pipnet_edge.converters.targets.TARGETS`).
+        out: output folder, created when the first target is written.
+        qat: a QAT model (file or ``QATModel``) for the INT8 targets when ``model`` is the float one
+            (CLI ``--qat-weights``); INT8 then uses its learned quantization, without calibration.
+        calib: calibration faces for post-training INT8 from a float model (a 300W folder, list
+            file or image folder, or a ``CalibrationSet``); never the test set. Unused with a QAT model.
+        data: labelled faces for an accuracy summary of every artifact against the float model
+            (or the QAT model when there is no float one); ``None`` skips it. Reports go to ``out/reports``.
+        data_limit: faces of ``data`` used for the summary (0 = all).
+        name: file name stem (default: the bundled model's stem or the checkpoint's file stem).
+        imgsz: input size to export a float model at (a multiple of its net stride); default: the model's.
+        io_dtype: I/O tensor type of ``tflite-int8`` (``int8`` by default, ``uint8`` for raw pixels
+            in, or ``float32``); other targets keep float32 I/O (with a warning when asked otherwise).
+        calib_count: faces sampled from ``calib`` (seeded by ``seed``).
+        seed: calibration sampling seed.
+        source_info: what the artifacts' metadata records as their source (default: the weights files,
+            or the bundled model's name).
+        json_path: also write ``{"records": [...], "total_seconds": ...}`` to this file.
+        verbose: show third-party warnings and converter output (hidden by default; ``pipnet_edge``
+            log lines always come through the ``pipnet_edge.export`` logger).
+
+    Returns:
+        One :class:`ExportRecord` per target, in the order asked for (``summary`` filled when ``data`` is given).
+
+    Raises:
+        ExportError: unknown target or bundled model name; ``io_dtype`` not one of float32 / int8 / uint8;
+            a weights, calibration or data path that does not exist; INT8 from a float model without
+            ``calib``; float targets from a QAT model only; ``imgsz`` with a QAT model or not a multiple of
+            the net stride; a converter that is not installed or fails.
+        ModelLoadError: a checkpoint cannot be read.
+        DataError: ``calib`` or ``data`` holds no usable faces.
+    """
+    names = resolve_targets(targets)
+    if io_dtype is not None and io_dtype not in IO_DTYPES:
+        raise ExportError(f"unknown io_dtype {io_dtype!r}; choose from: {', '.join(IO_DTYPES)}")
+    io_dtypes = {}
+    for t in names:
+        target = TARGETS[t]
+        io_dtypes[t] = io_dtype if io_dtype in target.io_dtypes else None
+        if io_dtype is not None and io_dtypes[t] is None:
+            log.warning("io_dtype %s is not available for %s; it keeps %s I/O", io_dtype, t, target.io_dtypes[0])
+    if data is not None and not Path(data).exists():
+        raise ExportError(f"labelled data (--data) {data} does not exist")
+    if imgsz is not None and imgsz <= 0:
+        raise ExportError(f"imgsz must be a positive multiple of the net stride, not {imgsz}")
+    check_toolchains(names)
+    need_float = any(not TARGETS[t].int8 for t in names)
+    need_int8 = any(TARGETS[t].int8 for t in names)
+
+    with quiet(verbose):
+        float_model, qat_model, info, stem = _load_sources(model, qat, need_float, need_int8, verbose)
+        if imgsz:
+            if qat_model is not None:
+                raise ExportError("imgsz (--imgsz) cannot change a QAT model's input size; "
+                                  "export the float model with calib (--calib) instead")
+            float_model = _resize(float_model, imgsz)
+        calib_set = None
+        if need_int8 and qat_model is None:
+            calib_set = _calibration(calib, float_model, calib_count, seed)
+        int8_source = (qat_model if qat_model is not None else float_model) if need_int8 else None
+        ctx = ExportContext(float_model, int8_source, calib_set, Path(out), name or stem,
+                            info if source_info is None else dict(source_info), verbose)
+        t_all = time.time()
+        records = [build_target(ctx, t, io_dtypes[t]) for t in names]
+        total = time.time() - t_all
+        log.info("exported %d target(s) in %.1f s", len(records), total)
+        if data is not None:
+            records = _accuracy_summary(records, float_model, qat_model, str(data), data_limit, Path(out))
+        else:
+            log.info("no labelled data for the accuracy summary (pass --data DIR)")
+    if json_path:
+        doc = {"records": [r.to_dict() for r in records], "total_seconds": round(total, 1)}
+        Path(json_path).write_text(json.dumps(doc, indent=2, default=str))
+    return records
+
+
+def _is_bundled_name(model: str | Path) -> bool:
+    """A bare word that is not a file here (``"lite"``), as opposed to a path (``runs/x.safetensors``)."""
+    text = str(model)
+    return isinstance(model, str) and not Path(text).suffix and "/" not in text and "\\" not in text and not Path(text).exists()
+
+
+def _load_sources(model, qat, need_float: bool, need_int8: bool, verbose: bool = False):
+    """(float model, QAT model, source info, file stem), loading only what the targets need."""
+    from .models.checkpoint import load_model
+    from .models.pipnet import PIPNet
+    from .quantization import QATModel, is_qat_file
+
+    float_model = qat_model = None
+    float_file = qat_file = None  # as given (the metadata records them as written)
+    bundled = None
+    if model is None:
+        if qat is None:
+            raise ExportError("nothing to export: pass a model (a bundled name, a weights file, a PIPNet or a QATModel)")
+    elif isinstance(model, (str, Path)) and _is_bundled_name(model):
+        from .assets import BUNDLED
+
+        if model not in BUNDLED:
+            raise ExportError(f"unknown bundled model {model!r} (--model); choose from: {', '.join(BUNDLED)}, "
+                              "or pass a weights file")
+        bundled = BUNDLED[model]
+    elif isinstance(model, (str, Path)):
+        float_file = model
+    elif isinstance(model, QATModel):
+        qat_model = model
+    elif isinstance(model, PIPNet):
+        float_model = model
+    else:
+        raise ExportError(f"model must be a bundled name, a weights file, a PIPNet or a QATModel, not {type(model).__name__}")
+    if isinstance(qat, (str, Path)):
+        qat_file = qat
+    elif qat is not None and not isinstance(qat, QATModel):
+        raise ExportError(f"qat must be a QAT weights file or a QATModel, not {type(qat).__name__}")
+    for path in filter(None, (float_file, qat_file)):
+        if not Path(path).is_file():
+            raise ExportError(f"weights file {path} does not exist")
+    if float_file is not None and is_qat_file(float_file):
+        if qat is not None:
+            raise ExportError(f"{float_file} is already a QAT model; pass the float model as model (--weights) "
+                              "and the QAT one as qat (--qat-weights)")
+        float_file, qat_file = None, float_file
+    if qat_model is not None and qat is not None:
+        raise ExportError("model is already a QAT model; pass the float model as model and the QAT one as qat")
+    if isinstance(qat, QATModel):
+        qat_model = qat
+
+    has_float = bundled is not None or float_file is not None or float_model is not None
+    has_qat = bundled is not None or qat_file is not None or qat_model is not None
+    if need_float and not has_float:
+        raise ExportError("float targets need the float model: pass --weights FLOAT.safetensors "
+                          "(a QAT model only makes INT8 targets)")
+    from .assets import bundled_model_path
+
+    if float_model is None and (need_float or (need_int8 and not has_qat)):
+        float_model = load_model(bundled_model_path(f"{bundled.name}-float") if bundled is not None else float_file)
+    elif float_model is not None and not need_float and has_qat:
+        float_model = None  # INT8 targets only, from the QAT model: the float model takes no part
+    if qat_model is None and need_int8 and has_qat:
+        import_quietly(INT8_TOOLCHAIN, verbose)  # loading a QAT model imports its quantizer
+        qat_model = QATModel.load(bundled_model_path(f"{bundled.name}-qat") if qat_file is None else qat_file)
+    elif qat_model is not None and not need_int8:
+        qat_model = None
+
+    if bundled is not None:
+        info: dict[str, Any] = {"weights": f"bundled {bundled.name}"}
+    else:
+        info = {"weights": str(float_file) if float_file else (_IN_MEMORY if isinstance(model, PIPNet) else "")}
+    if qat_file is not None:
+        info["qat_weights"] = str(qat_file)
+    elif qat_model is not None and bundled is None:
+        info["qat_weights"] = _IN_MEMORY
+    stem = bundled.stem if bundled is not None else Path(float_file or qat_file or "pipnet").stem
+    return float_model, qat_model, info, stem
+
+
+def _resize(model, imgsz: int):
+    spec = model.spec
+    if imgsz % spec.net_stride:
+        raise ExportError(f"imgsz (--imgsz) {imgsz} must be a multiple of the net stride {spec.net_stride}")
+    if imgsz == spec.input_size:
+        return model
+    model = copy.deepcopy(model)  # never change the caller's model
+    model.spec = spec.replace(input_size=imgsz)
+    return model
+
+
+def _calibration(calib, float_model, count: int, seed: int):
+    if calib is None:
+        raise ExportError("INT8 targets from a float model need --calib DIR (calib= in Python): faces to calibrate on, "
+                          "never the test set; or export a QAT model")
+    if not isinstance(calib, (str, Path)):
+        return calib  # a CalibrationSet
+    if not Path(calib).exists():
+        raise ExportError(f"calibration faces (--calib) {calib} do not exist")
+    from .calibration import load_calibration_set
+
+    return load_calibration_set(calib, float_model.spec, count, seed)
+
+
+def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, limit: int, out: Path) -> list[ExportRecord]:
+    from .data.annotations import load_faces
+    from .evaluation import open_predictor, predict_faces
+    from .evaluation.predictors import torch_predictor
+    from .evaluation.report import compare
+
+    faces = load_faces(data)
+    if limit:
+        faces = faces[:limit]
+    ref = torch_predictor(float_model, "float model") if float_model is not None else torch_predictor(qat, "QAT model")
+    ref_pred = predict_faces(ref, faces)
+    log.info("accuracy summary on %d faces of %s (reference: %s)", len(faces), data, ref.name)
+    reports = out / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    done = []
+    for r in records:
+        cand = open_predictor(str(r.path))
+        stem = r.path.stem
+        rep = compare(ref, cand, faces, data, chart_path=reports / f"{stem}.png", reference_predictions=ref_pred)
+        rep.write(reports, stem)
+        done.append(replace(r, summary={k: v for k, v in rep.to_dict().items() if not k.startswith("per_landmark")}))
+        log.info(
+            "%-14s NME %.3f %% (reference %.3f, %+.3f), displacement mean %.3f px max %.2f px, argmax agreement %.1f %%",
+            r.target, rep.nme_candidate, rep.nme_reference, rep.nme_delta, rep.displacement_mean_px,
+            rep.displacement_max_px, rep.argmax_agreement * 100,
+        )
+    return done
+
+
+def records_markdown(records: Sequence[ExportRecord]) -> str:
+    """The Markdown table the CLI prints: target, file, size, seconds and the accuracy summary."""
+    rows = ["| target | file | size MB | seconds | NME % | vs reference |", "|---|---|---|---|---|---|"]
+    for r in records:
+        s = r.summary or {}
+        nme = f"{s['nme_candidate']:.3f}" if s else "-"
+        delta = f"{s['nme_delta']:+.3f}" if s else "-"
+        rows.append(f"| {r.target} | {r.path.name} | {r.size_bytes / 1e6:.2f} | {r.seconds:.1f} | {nme} | {delta} |")
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipnet_edge.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--target", required=True, nargs="+", help=f"one or more of: {', '.join(TARGETS)}, or all")
@@ -51,159 +325,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="exports", help="output folder (default exports/)")
     p.add_argument("--name", help="file name stem (default from the weights)")
     p.add_argument("--imgsz", type=int, help="input size (a multiple of the net stride); default: the model's")
-    p.add_argument("--io-dtype", choices=["float32", "int8", "uint8"], help="I/O tensor type of full-INT8 TFLite (default int8)")
+    p.add_argument("--io-dtype", choices=list(IO_DTYPES), help="I/O tensor type of full-INT8 TFLite (default int8)")
     p.add_argument("--data", help="labelled faces for the accuracy summary (default: ../shared/data/300w/test if present; 'none' skips)")
     p.add_argument("--data-limit", type=int, default=100, help="faces used for the summary (0 = all; default 100)")
     p.add_argument("--json", help="write the export records (and summaries) to this JSON file")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show third-party warnings and converter output (hidden by default)")
     return p
-
-
-def _resolve_targets(names: list[str]) -> list[str]:
-    out: list[str] = []
-    for n in names:
-        if n == "all":
-            out += list(TARGETS)
-        elif n not in TARGETS:
-            raise ExportError(f"unknown target {n!r}; choose from: {', '.join(TARGETS)} or 'all'")
-        else:
-            out.append(n)
-    return list(dict.fromkeys(out))
-
-
-def _load_sources(args, targets):
-    """(float model, int8 source, source info) per the arguments, loading only what is needed."""
-    from .models.checkpoint import load_model
-    from .training.qat import QATModel, is_qat_file
-
-    need_float = any(not TARGETS[t].int8 for t in targets)
-    need_int8 = any(TARGETS[t].int8 for t in targets)
-    float_model = qat = None
-    info: dict = {}
-    if args.weights is None and args.qat_weights is None:
-        from .assets import BUNDLED, bundled_model_path
-
-        if args.model not in BUNDLED:
-            raise ExportError(f"unknown bundled --model {args.model!r}; choose from: {', '.join(BUNDLED)}")
-        info["weights"] = f"bundled {args.model}"
-        info["stem"] = BUNDLED[args.model].stem
-        if need_float:
-            float_model = load_model(bundled_model_path(f"{args.model}-float"))
-        if need_int8:
-            qat = QATModel.load(bundled_model_path(f"{args.model}-qat"))
-    else:
-        for path in filter(None, (args.weights, args.qat_weights)):
-            if not Path(path).is_file():
-                raise ExportError(f"weights file {path} does not exist")
-        if args.weights and is_qat_file(args.weights):
-            if args.qat_weights:
-                raise ExportError("--weights is already a QAT model; pass the float model as --weights and the QAT one as --qat-weights")
-            args.qat_weights, args.weights = args.weights, None
-        if need_float:
-            if not args.weights:
-                raise ExportError("float targets need the float model: pass --weights FLOAT.safetensors (a QAT model only makes INT8 targets)")
-            float_model = load_model(args.weights)
-        if need_int8 and args.qat_weights:
-            qat = QATModel.load(args.qat_weights)
-        elif need_int8:
-            float_model = float_model or load_model(args.weights)
-        info["weights"] = str(args.weights or "")
-        if args.qat_weights:
-            info["qat_weights"] = str(args.qat_weights)
-    return float_model, qat, info
-
-
-def _resize(model, imgsz: int):
-    spec = model.spec
-    if imgsz % spec.net_stride:
-        raise ExportError(f"--imgsz {imgsz} must be a multiple of the net stride {spec.net_stride}")
-    model.spec = spec.replace(input_size=imgsz)
-    return model
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # our progress at INFO; the converters' own chatter (litert-torch logs every lowered op at
-    # INFO on the root logger) only from WARNING up
+    # INFO on the root logger) only from WARNING up, and only with --verbose
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pipnet_edge").setLevel(logging.INFO)
+    data = args.data
+    if data is None and (DEFAULT_SHARED / "test").is_dir():
+        data = str(DEFAULT_SHARED / "test")
+    # --weights wins over --model; --qat-weights alone exports INT8 targets from that QAT model
+    model = args.weights or (None if args.qat_weights else args.model)
     try:
-        targets = _resolve_targets(args.target)
-        if args.io_dtype and args.io_dtype not in ("float32", "int8", "uint8"):
-            raise ExportError(f"unknown --io-dtype {args.io_dtype}")
-        data = args.data
-        if data is None and (DEFAULT_SHARED / "test").is_dir():
-            data = str(DEFAULT_SHARED / "test")
-        if data and data != "none" and not Path(data).exists():
-            raise ExportError(f"--data {data} does not exist")
-        float_model, qat, info = _load_sources(args, targets)
-        if args.imgsz:
-            if qat is not None:
-                raise ExportError("--imgsz cannot change a QAT model's input size; export the float model with --calib instead")
-            float_model = _resize(float_model, args.imgsz)
-        int8_source = qat if qat is not None else float_model
-        calib = None
-        if any(TARGETS[t].int8 for t in targets) and qat is None:
-            from .calibration import load_calibration_set
-
-            if not args.calib:
-                raise ExportError("INT8 targets from a float model need --calib DIR (faces to calibrate on, never the test set)")
-            calib = load_calibration_set(args.calib, float_model.spec, args.calib_count, args.seed)
-        from .converters.targets import ExportContext, export_one
-
-        stem = args.name or info.pop("stem", None) or Path(args.weights or args.qat_weights).stem
-        ctx = ExportContext(float_model, int8_source, calib, Path(args.out), stem, info)
-        records = []
-        t_all = time.time()
-        for t in targets:
-            io = args.io_dtype if TARGETS[t].int8 and TARGETS[t].format == "tflite" else None
-            if args.io_dtype and io is None and args.io_dtype != "float32":
-                log.warning("--io-dtype %s applies to tflite-int8 only; %s keeps float32 I/O", args.io_dtype, t)
-            records.append(export_one(ctx, t, io))
-        total = time.time() - t_all
-        log.info("exported %d target(s) in %.1f s", len(records), total)
-        if data and data != "none":
-            _accuracy_summary(records, float_model, qat, data, args.data_limit, Path(args.out))
-        else:
-            log.info("no labelled data for the accuracy summary (pass --data DIR)")
+        records = export(
+            model, args.target, args.out, qat=args.qat_weights, calib=args.calib, calib_count=args.calib_count, seed=args.seed,
+            data=None if data == "none" else data, data_limit=args.data_limit, name=args.name, imgsz=args.imgsz,
+            io_dtype=args.io_dtype, json_path=args.json, verbose=args.verbose,
+        )
     except PipnetEdgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("\n| target | file | size MB | seconds | NME % | vs reference |\n|---|---|---|---|---|---|")
-    for r in records:
-        s = r.get("summary", {})
-        nme = f"{s['nme_candidate']:.3f}" if s else "-"
-        delta = f"{s['nme_delta']:+.3f}" if s else "-"
-        print(f"| {r['target']} | {Path(r['path']).name} | {r['size_bytes'] / 1e6:.2f} | {r['seconds']:.1f} | {nme} | {delta} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"records": records, "total_seconds": round(total, 1)}, indent=2, default=str))
+    print("\n" + records_markdown(records))
     return 0
-
-
-def _accuracy_summary(records, float_model, qat, data, limit, out: Path) -> None:
-    from .calibration.report import compare
-    from .data.annotations import load_faces
-    from .evaluation import open_predictor, predict_faces
-    from .evaluation.predictors import TorchPredictor
-
-    faces = load_faces(data)
-    if limit:
-        faces = faces[:limit]
-    ref = TorchPredictor(float_model, "float model [torch]") if float_model is not None else TorchPredictor(qat, "QAT model [torch]")
-    ref_pred = predict_faces(ref, faces)
-    log.info("accuracy summary on %d faces of %s (reference: %s)", len(faces), data, ref.name)
-    reports = out / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    for r in records:
-        cand = open_predictor(r["path"])
-        stem = Path(r["path"]).stem
-        rep = compare(ref, cand, faces, data, chart_path=reports / f"{stem}.png", reference_predictions=ref_pred)
-        rep.write(reports, stem)
-        r["summary"] = {k: v for k, v in rep.to_dict().items() if not k.startswith("per_landmark")}
-        log.info(
-            "%-14s NME %.3f %% (reference %.3f, %+.3f), displacement mean %.3f px max %.2f px, argmax agreement %.1f %%",
-            r["target"], rep.nme_candidate, rep.nme_reference, rep.nme_delta, rep.displacement_mean_px,
-            rep.displacement_max_px, rep.argmax_agreement * 100,
-        )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        from .calibration.report import compare
+        from .evaluation.report import compare
         from .data.annotations import load_faces
         from .evaluation import open_predictor
 

@@ -29,12 +29,14 @@ import json
 import os
 import platform
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from pipnet_edge.runtime.artifact import HEAD_NAMES
+from pipnet_edge.runtime.backends import Backend
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PIPNET_EDGE_SHARED", REPO.parent / "shared"))
@@ -66,8 +68,6 @@ BOUNDS: dict[str, Bound] = {
     "onnx-int8": Bound(0.5, "INT8 QDQ ONNX: expected bit-exact", expect_exact=True),
 }
 
-HEADS = ("score", "offset_x", "offset_y", "nb_x", "nb_y")
-
 # Detectors run float kernels on both sides (onnxruntime / XNNPACK fp32): boxes and keypoints move by
 # summation order only (measured <= 1e-4 px on cortex-a72). The INT8 lite model behind them then sees
 # crops made from boxes 1e-5 px apart, which OpenCV's fixed-point warp can turn into 1-2 grey levels:
@@ -85,11 +85,18 @@ class Face(NamedTuple):
     truth: np.ndarray | None = None
 
 
-class RecordingBackend:
-    """Wraps a loaded backend and keeps every input batch and output dict it sees."""
+class RecordingBackend(Backend):
+    """A backend that runs another one and keeps a copy of every input batch (the crops the Landmarker
+    made) and output dict (the channels-last heads) it sees.
 
-    def __init__(self, inner: Any) -> None:
+    A Landmarker is built over it with the documented ``Landmarker.from_backend`` (:func:`open_landmarker`),
+    so what is recorded is ``lm.detect`` itself: the runtime's own crops, model call and decode.
+    """
+
+    def __init__(self, inner: Backend) -> None:
+        super().__init__(inner.path, inner.info, inner.num_threads)
         self.inner = inner
+        self.name = inner.name
         self.inputs: list[np.ndarray] = []
         self.outputs: list[dict[str, np.ndarray]] = []
 
@@ -99,8 +106,21 @@ class RecordingBackend:
         self.outputs.append({k: np.array(v, copy=True) for k, v in out.items()})
         return out
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    def describe(self) -> str:
+        return self.inner.describe()
+
+
+def open_landmarker(model: str, **options: Any) -> tuple[Any, RecordingBackend]:
+    """``(landmarker, recorder)``: a Landmarker with ``options`` for a bundled model name or an artifact file,
+    over a :class:`RecordingBackend` of the backend ``Landmarker(model)`` opens (the file format's default)."""
+    from pipnet_edge.assets import BUNDLED, bundled_model_path
+    from pipnet_edge.runtime import Landmarker
+    from pipnet_edge.runtime.artifact import read_artifact_info
+    from pipnet_edge.runtime.backends import open_backend
+
+    path = bundled_model_path(model) if model in BUNDLED else Path(model)
+    rec = RecordingBackend(open_backend(path, read_artifact_info(path), num_threads=options.get("num_threads")))
+    return Landmarker.from_backend(rec, **options), rec
 
 
 # --------------------------------------------------------------------------- run
@@ -163,11 +183,9 @@ def nme_percent(lm: Any, predicted: list[np.ndarray], truth: list[np.ndarray]) -
 
 def run_model(name: str, model: str, faces: list[Face]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Landmarks, crops and head outputs of one model on every face (arrays keyed ``NAME.field``) and its facts."""
-    from pipnet_edge.runtime import Landmarker
+    from pipnet_edge.evaluation.timing import time_calls
 
-    lm = Landmarker(model, num_threads=1, color_order="BGR")
-    rec = RecordingBackend(lm.backend)
-    lm.backend = rec
+    lm, rec = open_landmarker(model, num_threads=1, color_order="BGR")
     ids: list[str] = []
     points, boxes, labelled, truth = [], [], [], []
     seconds = 0.0
@@ -179,9 +197,9 @@ def run_model(name: str, model: str, faces: list[Face]) -> tuple[dict[str, np.nd
             # CPUs, which OpenCV's fixed-point warp can turn into a grey level in the crop (see DETECTOR_POINTS_BOUND);
             # whole-pixel boxes give both machines the same crop, so the model itself is what is compared
             box = np.round(lm.detector.detect(img, color_order="BGR").boxes[:1])
-        t0 = time.perf_counter()
-        result = lm.detect(img, boxes=box)
-        seconds += time.perf_counter() - t0
+        t = time_calls(lambda img=img, box=box: lm.detect(img, boxes=box), runs=1, warmup=0)
+        result = t.result
+        seconds += t.mean_ms / 1000
         for k, found in enumerate(result.faces):
             ids.append(f"{face.name}#{k}")
             points.append(found.points)
@@ -200,7 +218,7 @@ def run_model(name: str, model: str, faces: list[Face]) -> tuple[dict[str, np.nd
         f"{name}.seconds": np.float64(seconds),
         f"{name}.images": np.int64(len(faces)),
     }
-    for head in HEADS:
+    for head in HEAD_NAMES:
         out[f"{name}.{head}"] = np.concatenate([o[head] for o in rec.outputs]).astype(np.float32)
     ms = seconds / len(faces) * 1000
     print(f"{name:12s} {len(ids):3d} faces in {len(faces):3d} images {ms:8.1f} ms/image  ({lm.backend.describe()}, {facts['kernels']})")
@@ -210,6 +228,7 @@ def run_model(name: str, model: str, faces: list[Face]) -> tuple[dict[str, np.nd
 def run_detector(name: str, faces: list[Face]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """A bundled detector's boxes, scores and keypoints on every whole image, and the bundled lite
     model's landmarks behind it (arrays keyed ``det:NAME.field``)."""
+    from pipnet_edge.evaluation.timing import time_calls
     from pipnet_edge.runtime import Landmarker
 
     lm = Landmarker("lite", detector=name, num_threads=1, color_order="BGR")
@@ -219,9 +238,9 @@ def run_detector(name: str, faces: list[Face]) -> tuple[dict[str, np.ndarray], d
     seconds = 0.0
     for face in faces:
         img = read_bgr(face.image)
-        t0 = time.perf_counter()
-        found = det.detect(img, color_order="BGR")
-        seconds += time.perf_counter() - t0
+        t = time_calls(lambda img=img: det.detect(img, color_order="BGR"), runs=1, warmup=0)
+        found = t.result
+        seconds += t.mean_ms / 1000
         counts.append(len(found))
         boxes.append(found.boxes)
         scores.append(found.scores)
@@ -320,13 +339,12 @@ def parse_pair(text: str, option: str, form: str) -> tuple[str, str]:
     return name, value
 
 
-BUNDLED_NAMES = ("default", "lite")  # bundled full-INT8 TFLite models, loaded by name
-
-
 def parse_model(text: str) -> tuple[str, str]:
     """``--model NAME=PATH``: the name and an existing file (or a bundled name: ``default``, ``lite``)."""
+    from pipnet_edge.assets import BUNDLED  # the bundled full-INT8 TFLite models, loaded by name
+
     name, path = parse_pair(text, "--model", "NAME=PATH (or NAME=default / NAME=lite for a bundled model)")
-    if path not in BUNDLED_NAMES and not Path(path).is_file():
+    if path not in BUNDLED and not Path(path).is_file():
         raise SystemExit(f"error: model file {path} does not exist")
     return name, path
 
@@ -372,7 +390,7 @@ def compare_model(name: str, ref: Any, cand: Any, ref_facts: dict, cand_facts: d
             "did both runs read the same data folder and find the same detector boxes?"
         )
     d = np.linalg.norm(ref[f"{name}.points"].astype(np.float64) - cand[f"{name}.points"], axis=-1)
-    heads_max = max(float(np.abs(ref[f"{name}.{h}"] - cand[f"{name}.{h}"]).max()) for h in HEADS)
+    heads_max = max(float(np.abs(ref[f"{name}.{h}"] - cand[f"{name}.{h}"]).max()) for h in HEAD_NAMES)
     crops_d = np.abs(ref[f"{name}.crops"].astype(np.int16) - cand[f"{name}.crops"].astype(np.int16))
     images = int(ref[f"{name}.images"])
     return Comparison(

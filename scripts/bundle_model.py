@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipnet_edge.assets import ASSETS_DIR, BUNDLED  # noqa: E402
-from pipnet_edge.models.checkpoint import load_model, save_model  # noqa: E402
-from pipnet_edge.training.qat import QATModel  # noqa: E402
+from pipnet_edge.assets import ASSETS_DIR, BUNDLED
+from pipnet_edge.models.checkpoint import load_model, save_model
+from pipnet_edge.quantization import QATModel
 
 LICENCE = "trained on 300W (iBUG) images: non-commercial research use only"
 

@@ -102,19 +102,19 @@ def test_bundled_qat_model_re_exports_the_bundled_int8_tflite(tmp_path, name):
     QAT model again gives the same outputs as the shipped file (nothing re-calibrated)."""
     pytest.importorskip("litert_torch")
     from pipnet_edge.assets import bundled_model_path
-    from pipnet_edge.converters.targets import ExportContext, export_one
     from pipnet_edge.evaluation import open_predictor
-    from pipnet_edge.training.qat import QATModel
+    from pipnet_edge.export import export
+    from pipnet_edge.quantization import QATModel
 
     qat = QATModel.load(bundled_model_path(f"{name}-qat"))
-    ctx = ExportContext(None, qat, None, tmp_path, "again", {"weights": "bundled QAT"})
-    path = export_one(ctx, "tflite-int8")["path"]
+    (record,) = export(qat, "tflite-int8", tmp_path, name="again", source_info={"weights": "bundled QAT"})
+    path = str(record.path)
     size = qat.spec.input_size
     crops = (np.random.default_rng(0).random((2, size, size, 3)) * 255).astype(np.uint8)
-    shipped = open_predictor(name).heads(crops)
-    again = open_predictor(path).heads(crops)
+    shipped = open_predictor(name).backend.run(crops)
+    again = open_predictor(path).backend.run(crops)
     for name in ("score", "offset_x", "nb_y"):
-        np.testing.assert_array_equal(getattr(again, name), getattr(shipped, name))
+        np.testing.assert_array_equal(again[name], shipped[name])
 
 
 def test_bundled_torch_weights_are_not_runtime_models():

@@ -16,10 +16,11 @@ pytest.importorskip("openvino")
 from tiny import tiny_model  # noqa: E402
 
 from pipnet_edge.calibration import CalibrationSet  # noqa: E402
-from pipnet_edge.converters.targets import TARGETS, ExportContext, export_one  # noqa: E402
-from pipnet_edge.models.edge import EdgePIPNet, nhwc_to_nchw  # noqa: E402
-from pipnet_edge.runtime.decode import DecodeTables, HeadOutputs, decode  # noqa: E402
-from pipnet_edge.runtime.metadata import read_artifact_info  # noqa: E402
+from pipnet_edge.converters.targets import TARGETS  # noqa: E402
+from pipnet_edge.export import ExportRecord, export  # noqa: E402
+from pipnet_edge.models.edge import EdgePIPNet  # noqa: E402
+from pipnet_edge.runtime.decode import DecodeTables, decode  # noqa: E402
+from pipnet_edge.runtime.artifact import read_artifact_info  # noqa: E402
 from pipnet_edge.evaluation.predictors import open_predictor  # noqa: E402
 
 SIZE = 64
@@ -36,30 +37,43 @@ def _crops(n=6, seed=0):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+    """Every target of the tiny model through the Python API, counting how often each ONNX graph is built."""
+    import pipnet_edge.converters.onnx as onnx_converter
+
     torch.set_num_threads(1)
     model = tiny_model()
     calib = CalibrationSet(_crops(32, seed=1), {"source": "synthetic", "count": 32, "seed": 1})
     out = tmp_path_factory.mktemp("exports")
-    ctx = ExportContext(model, model, calib, out, "tiny", {"weights": "tiny test model"})
-    records = {name: export_one(ctx, name) for name in TARGETS}
-    records["tflite-int8-uint8"] = export_one(ctx, "tflite-int8", "uint8")
-    return model, records
+    builds: list[str] = []
+    build = onnx_converter.build_onnx_module
+
+    def counting_build(module, *args, **kwargs):
+        builds.append("float" if isinstance(module, EdgePIPNet) else "int8")  # else: the PT2E QDQ graph
+        return build(module, *args, **kwargs)
+
+    source = {"weights": "tiny test model"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(onnx_converter, "build_onnx_module", counting_build)
+        all_targets = export(model, "all", out, calib=calib, name="tiny", source_info=source)
+        uint8 = export(model, "tflite-int8", out, calib=calib, name="tiny", io_dtype="uint8", source_info=source)
+    records = {r.target: r for r in all_targets}
+    records["tflite-int8-uint8"] = uint8[0]
+    return model, records, builds
 
 
 def _torch_points(model, crops):
     with torch.no_grad():
-        heads = nhwc_to_nchw(EdgePIPNet(model).eval()(torch.from_numpy(crops).float()))
-    heads = HeadOutputs.from_sequence(h.numpy() for h in heads)
+        heads = {k: v.numpy() for k, v in EdgePIPNet(model).eval()(torch.from_numpy(crops).float()).items()}
     return decode(heads, DecodeTables.from_spec(model.spec))[0] * SIZE, heads
 
 
 @pytest.mark.parametrize("target", ["onnx", "openvino", "tflite", "openvino-fp16", "tflite-fp16"])
 def test_float_artifacts_match_torch(exported, target):
-    model, records = exported
+    model, records, _ = exported
     crops = _crops()
     ref, _ = _torch_points(model, crops)
-    pred = open_predictor(records[target]["path"])
-    got = decode(pred.heads(crops), DecodeTables.from_spec(model.spec))[0] * SIZE
+    pred = open_predictor(records[target].path)
+    got = pred.predict_crops(crops).points * SIZE
     tol = 1e-3 if target in ("onnx", "openvino", "tflite") else 0.05  # pixels; fp16 weights are coarser
     assert np.abs(got - ref).max() < tol, f"{target}: {np.abs(got - ref).max()} px from torch"
 
@@ -67,21 +81,21 @@ def test_float_artifacts_match_torch(exported, target):
 @pytest.mark.parametrize("target", ["onnx-int8", "openvino-int8", "tflite-int8", "tflite-int8-uint8"])
 def test_int8_artifacts_track_the_quantized_graph(exported, target):
     """INT8 artifacts agree with the torch Q/DQ graph they were made from (outputs within a few int8 steps)."""
-    model, records = exported
+    model, records, _ = exported
     crops = _crops()
-    pred = open_predictor(records[target]["path"])
-    got = pred.heads(crops)
+    pred = open_predictor(records[target].path)
+    got = pred.backend.run(crops)
     _, ref = _torch_points(model, crops)
     for name in ("score", "offset_x", "nb_x"):
-        g, r = getattr(got, name), getattr(ref, name)
+        g, r = got[name], ref[name]
         rng = float(np.abs(r).max())
         assert np.abs(g - r).mean() < 0.05 * rng, f"{target} {name}: mean deviation {np.abs(g - r).mean():.4f} of range {rng:.3f}"
 
 
 def test_metadata_round_trip(exported):
-    model, records = exported
+    model, records, _ = exported
     for name, rec in records.items():
-        info = read_artifact_info(rec["path"])
+        info = read_artifact_info(rec.path)
         assert info.spec == model.spec, name
         target = TARGETS[name if name in TARGETS else "tflite-int8"]
         assert info.export["precision"] == target.precision
@@ -94,20 +108,48 @@ def test_metadata_round_trip(exported):
 def test_tflite_int8_has_integer_io(exported):
     from pipnet_edge.converters.tflite_flatbuffer import io_dtypes
 
-    _, records = exported
-    ins, outs = io_dtypes(records["tflite-int8"]["path"])
+    _, records, _ = exported
+    ins, outs = io_dtypes(records["tflite-int8"].path)
     assert ins == ["int8"] and set(outs) == {"int8"}
-    ins, outs = io_dtypes(records["tflite-int8-uint8"]["path"])
+    ins, outs = io_dtypes(records["tflite-int8-uint8"].path)
     assert ins == ["uint8"] and set(outs) == {"uint8"}
-    ins, outs = io_dtypes(records["tflite"]["path"])
+    ins, outs = io_dtypes(records["tflite"].path)
     assert ins == ["float32"]
 
 
 def test_int8_artifacts_are_about_4x_smaller(exported):
-    _, records = exported
+    _, records, _ = exported
     for fmt, f32, i8 in (("onnx", "onnx", "onnx-int8"), ("tflite", "tflite", "tflite-int8")):
-        ratio = records[f32]["size_bytes"] / records[i8]["size_bytes"]
+        ratio = records[f32].size_bytes / records[i8].size_bytes
         assert ratio > 1.8, f"{fmt}: int8 only {ratio:.1f}x smaller"  # tiny model: metadata and graph overhead dominate
+
+
+def test_export_returns_typed_records(exported):
+    import dataclasses
+
+    from pipnet_edge.runtime.artifact import artifact_size
+
+    _, records, _ = exported
+    for key, rec in records.items():
+        assert isinstance(rec, ExportRecord), key
+        target = TARGETS[rec.target]
+        assert rec.path.is_file() and rec.path.name == target.file_name("tiny", rec.io_dtype)
+        assert rec.size_bytes == artifact_size(rec.path) > 0 and rec.seconds >= 0 and rec.summary is None
+        assert (rec.quantization is not None) == target.int8, key
+        d = rec.to_dict()  # the --json layout
+        assert list(d) == ["target", "path", "size_bytes", "seconds", "io_dtype"] + (["quantization"] if target.int8 else [])
+        assert d["path"] == str(rec.path)
+    assert records["tflite-int8"].io_dtype == "int8" and records["tflite-int8-uint8"].io_dtype == "uint8"
+    assert records["tflite-int8-uint8"].path.name == "tiny_tflite-int8_uint8io.tflite"
+    assert records["openvino"].size_bytes > records["openvino"].path.stat().st_size  # the weights .bin counts
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        records["onnx"].size_bytes = 0  # type: ignore[misc]
+
+
+def test_target_all_builds_each_onnx_graph_once(exported):
+    """onnx, openvino and openvino-fp16 share one float ONNX graph; onnx-int8 and openvino-int8 one QDQ graph."""
+    _, _, builds = exported
+    assert sorted(builds) == ["float", "int8"], builds
 
 
 def _cli(*args, timeout=300):
@@ -141,12 +183,16 @@ def test_cli_exports_a_bundled_model_by_name(tmp_path):
     from pipnet_edge.assets import ASSETS_DIR, BUNDLED
 
     r = _cli("--target", "onnx", "--model", "tiny", "--data", "none")
-    assert r.returncode == 2 and "unknown bundled --model 'tiny'" in r.stderr and "lite" in r.stderr
+    assert r.returncode == 2 and "unknown bundled model 'tiny' (--model)" in r.stderr and "lite" in r.stderr
     if not (ASSETS_DIR / BUNDLED["lite"].files["lite-float"]).exists():
         pytest.skip("the bundled lite model is not in this checkout")
     r = _cli("--target", "onnx", "--model", "lite", "--data", "none", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
-    from pipnet_edge.runtime.metadata import read_artifact_info
+    # our progress only: no third-party warnings (torch.onnx, torchao, litert) without --verbose
+    lines = r.stderr.strip().splitlines()
+    assert lines and all(" INFO pipnet_edge.export: " in line for line in lines), r.stderr
+    assert "| onnx | pipnet_lite_300w68_onnx.onnx |" in r.stdout
+    from pipnet_edge.runtime.artifact import read_artifact_info
 
     info = read_artifact_info(tmp_path / "pipnet_lite_300w68_onnx.onnx")
     assert info.spec.input_size == 112 and info.spec.backbone == "mobilenet_v2_s16_c512" and info.spec.num_nb == 5

@@ -144,10 +144,13 @@ class FakeLandmarker:
         self.truth = truth_by_shape
         self.calls = 0
 
-    def detect(self, image, boxes=None, *, color_order="RGB"):
+    def detect(self, image, boxes=None, *, color_order="RGB", timing=None):
         self.calls += 1
         if boxes is not None:  # ground-truth-box reference: near perfect
             return _Result([self.truth[image.shape] + 0.5])
+        if timing is not None:  # as the Landmarker times its stages
+            timing["detect_ms"] = timing.get("detect_ms", 0.0) + 1.0
+            timing["model_ms"] = timing.get("model_ms", 0.0) + 2.0
         fake = box_points(0, 0, 20, 20)
         return _Result([self.truth[image.shape] + 2.0, np.resize(fake, (68, 2))])
 
@@ -176,6 +179,8 @@ def test_core_loop_with_a_fake_landmarker() -> None:
     assert row["nme_found"] == pytest.approx(expected, abs=2e-3)
     assert row["nme_gtbox_default_same_faces"] < row["nme_found"]
     assert row["ms_median"] is not None and row["ms_p90"] >= row["ms_median"]
+    assert row["stage_ms_median"] == {"detect_ms": 1.0, "model_ms": 2.0}
+    assert pipe.last_stages == {"detect_ms": [1.0, 1.0], "model_ms": [2.0, 2.0]}  # the last photo's 2 repeats
 
 
 def test_peer_pipelines_on_one_photo() -> None:

@@ -36,10 +36,10 @@ def test_runtime_works_with_torch_blocked():
         sys.meta_path.insert(0, Block())
         import numpy as np
         from pipnet_edge import ModelSpec
-        from pipnet_edge.runtime import decode, DecodeTables, HeadOutputs
+        from pipnet_edge.runtime import decode, DecodeTables
         spec = ModelSpec.create("300w-68", np.random.default_rng(0).uniform(size=(68, 2)))
-        z = np.zeros((1, 68, 8, 8), np.float32); nb = np.zeros((1, 680, 8, 8), np.float32)
-        pts, _ = decode(HeadOutputs(z, z, z, nb, nb), DecodeTables.from_spec(spec))
+        z = np.zeros((1, 8, 8, 68), np.float32); nb = np.zeros((1, 8, 8, 680), np.float32)
+        pts, _ = decode(dict(score=z, offset_x=z, offset_y=z, nb_x=nb, nb_y=nb), DecodeTables.from_spec(spec))
         print("OK", pts.shape)
         """
     )

@@ -16,7 +16,7 @@ if not (ASSETS_DIR / BUNDLED_MODELS["default-float"]).exists():
     pytest.skip("the bundled model is not in this checkout", allow_module_level=True)
 pytest.importorskip("litert_torch")
 
-from pipnet_edge.calibration.report import worst_difference  # noqa: E402
+from pipnet_edge.evaluation.report import worst_difference  # noqa: E402
 from pipnet_edge.evaluation import open_predictor, predict_faces  # noqa: E402
 from pipnet_edge.metrics import summarize  # noqa: E402
 
@@ -33,22 +33,23 @@ def setup(train_dir, tmp_path_factory):
     import torch
 
     from pipnet_edge.assets import bundled_model_path
-    from pipnet_edge.converters.targets import ExportContext, export_one
     from pipnet_edge.data.annotations import load_300w_folder
+    from pipnet_edge.export import export
     from pipnet_edge.models.checkpoint import load_model
-    from pipnet_edge.training.qat import QATModel
+    from pipnet_edge.quantization import QATModel
 
     torch.set_num_threads(2)
     records = load_300w_folder(train_dir)[::80][:FACES]
     float_model = load_model(bundled_model_path("default-float"))
     qat = QATModel.load(bundled_model_path("default-qat"))
     out = tmp_path_factory.mktemp("parity")
-    ctx = ExportContext(float_model, qat, None, out, "default", {"weights": "bundled"})
-    paths = {t: export_one(ctx, t)["path"] for t in ("onnx", "openvino", "tflite", "onnx-int8", "openvino-int8")}
+    artifacts = export(float_model, ["onnx", "openvino", "tflite", "onnx-int8", "openvino-int8"], out, qat=qat, name="default",
+                       source_info={"weights": "bundled"})
+    paths = {r.target: str(r.path) for r in artifacts}
     paths["tflite-int8"] = str(bundled_model_path("default"))
-    from pipnet_edge.evaluation.predictors import TorchPredictor
+    from pipnet_edge.evaluation.predictors import torch_predictor
 
-    ref = predict_faces(TorchPredictor(float_model, "torch float"), records)
+    ref = predict_faces(torch_predictor(float_model, "torch float"), records)
     preds = {t: predict_faces(open_predictor(p), records) for t, p in paths.items()}
     return records, ref, preds, float_model.spec.scheme
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pipnet_edge.models.edge import EdgePIPNet, nhwc_to_nchw
-from pipnet_edge.training.normalize import normalize_batch
+from pipnet_edge.models.normalization import normalize_batch
 
 pytest.importorskip("litert_torch")
 pytest.importorskip("torchao")
@@ -38,7 +38,7 @@ def test_folded_normalization_is_exact_away_from_padding():
 
 
 def test_litert_qat_patch_is_needed_and_works():
-    from pipnet_edge.training import qat
+    from pipnet_edge.quantization import quantizer as qat
 
     qat.patch_litert_qat()
     qat.patch_litert_qat()  # idempotent
@@ -48,7 +48,7 @@ def test_litert_qat_patch_is_needed_and_works():
 
 
 def test_qat_prepare_calibrate_round_trip_and_convert(tmp_path):
-    from pipnet_edge.training.qat import QATModel
+    from pipnet_edge.quantization import QATModel
 
     model = _float_model()
     qm = QATModel.prepare(model)

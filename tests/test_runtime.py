@@ -10,7 +10,7 @@ pytest.importorskip("litert_torch")
 
 from tiny import tiny_model  # noqa: E402
 
-from pipnet_edge.converters.targets import ExportContext, export_one  # noqa: E402
+from pipnet_edge.export import export  # noqa: E402
 from pipnet_edge.errors import InputError, ModelLoadError  # noqa: E402
 from pipnet_edge.runtime import Landmarker  # noqa: E402
 
@@ -20,8 +20,7 @@ def artifacts(tmp_path_factory):
     torch.set_num_threads(1)
     model = tiny_model(input_size=64)
     out = tmp_path_factory.mktemp("rt")
-    ctx = ExportContext(model, None, None, out, "tiny", {})
-    return {t: export_one(ctx, t)["path"] for t in ("onnx", "openvino", "tflite")}
+    return {r.target: str(r.path) for r in export(model, ["onnx", "openvino", "tflite"], out, name="tiny")}
 
 
 def _photo(seed=0, h=120, w=160):
@@ -166,7 +165,7 @@ def test_tflite_graph_that_cannot_resize_its_batch_runs_faces_one_at_a_time(tmp_
     spec = ModelSpec.create("300w-68", np.random.default_rng(0).uniform(0.2, 0.8, (68, 2)), backbone="mobilenet_v3_small",
                             input_size=64)
     torch.manual_seed(0)
-    path = export_one(ExportContext(create_model(spec).eval(), None, None, tmp_path, "se", {}), "tflite")["path"]
+    path = str(export(create_model(spec).eval(), "tflite", tmp_path, name="se")[0].path)
     lm = Landmarker(path, detector=None)
     img = _photo()
     boxes = np.array([[10, 10, 60, 60], [50, 20, 110, 80], [90, 30, 150, 100]], float)

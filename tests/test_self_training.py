@@ -49,9 +49,9 @@ def test_pseudo_labels_round_trip_through_targets_and_decode(tmp_path):
     from pipnet_edge.data.dataset import FaceDataset
     from pipnet_edge.data.targets import encode, to_dense
     from pipnet_edge.runtime import geometry
-    from pipnet_edge.runtime.decode import DecodeTables, HeadOutputs, decode
+    from pipnet_edge.runtime.artifact import HEAD_NAMES
+    from pipnet_edge.runtime.decode import DecodeTables, decode, decode_heads
     from pipnet_edge.spec import ModelSpec
-    from pipnet_edge.training.pseudo_labels import nrm_spread
 
     rng = np.random.default_rng(0)
     mean_face = rng.uniform(0.25, 0.75, (68, 2))
@@ -63,14 +63,15 @@ def test_pseudo_labels_round_trip_through_targets_and_decode(tmp_path):
     item = FaceDataset([FaceRecord(tmp_path / "face.jpg", teacher_points, box)], spec)[0]
     targets = encode(item["points"].numpy(), spec.neighbor_array, spec.map_size)
     np.testing.assert_array_equal(targets.cell, item["cell"].numpy())
-    heads = HeadOutputs(*(m[None] for m in to_dense(targets, spec.map_size)))
+    heads = {k: m[None].transpose(0, 2, 3, 1) for k, m in zip(HEAD_NAMES, to_dense(targets, spec.map_size))}
     for use_nrm in (False, True):
         norm, _ = decode(heads, tables, use_nrm=use_nrm)
         back = geometry.apply(geometry.invert(item["matrix"].numpy()), geometry.from_normalized(norm[0], spec.input_size))
         np.testing.assert_allclose(back, teacher_points, atol=1e-3)
-    np.testing.assert_allclose(nrm_spread(heads, tables), 0.0, atol=1e-6)  # exact targets: the neighbour votes agree
-    noisy = HeadOutputs(heads.score, heads.offset_x, heads.offset_y, heads.nb_x + 0.5, heads.nb_y)
-    assert float(nrm_spread(noisy, tables).max()) > 0.05
+    # the confidence STC ranks by: exact targets, the neighbour votes agree; perturbed votes spread
+    np.testing.assert_allclose(decode_heads(heads, tables).spread, 0.0, atol=1e-6)
+    noisy = {**heads, "nb_x": heads["nb_x"] + 0.5}
+    assert float(decode_heads(noisy, tables).spread.max()) > 0.05
 
 
 def _five_point_list(folder, count: int = 8, seed: int = 0):

@@ -21,7 +21,7 @@ def test_a_few_steps_lower_the_loss(synthetic_faces, tmp_path):
     from pipnet_edge.data.dataset import FaceDataset
     from pipnet_edge.models import create_model
     from pipnet_edge.training.loss import pipnet_loss
-    from pipnet_edge.training.normalize import normalize_batch
+    from pipnet_edge.models.normalization import normalize_batch
     from pipnet_edge.training.trainer import build_spec
 
     torch.manual_seed(0)

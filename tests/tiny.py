@@ -8,7 +8,7 @@ import torch
 from pipnet_edge import ModelSpec
 from pipnet_edge.models import create_model
 from pipnet_edge.models.registry import register_backbone
-from pipnet_edge.training.normalize import normalize_batch
+from pipnet_edge.models.normalization import normalize_batch
 
 
 class TinyBackbone(torch.nn.Module):

@@ -9,33 +9,35 @@ reads as FakeQuantize.
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import torch
 
 from ..models.edge import EdgePIPNet
-from ..models_io import HEAD_NAMES, INPUT_NAME
-from ..runtime.metadata import METADATA_KEY
+from ..runtime.artifact import HEAD_NAMES, INPUT_NAME, METADATA_KEY
 
-__all__ = ["export_onnx", "export_onnx_module", "fold_weight_quantization", "activations_to_uint8"]
+__all__ = [
+    "build_onnx_module", "save_onnx", "float_onnx_module", "export_onnx", "export_onnx_module", "fold_weight_quantization",
+    "activations_to_uint8",
+]
 
 log = logging.getLogger("pipnet_edge.export")
 OPSET = 18
 
 
-def export_onnx_module(module: torch.nn.Module, path: Path, input_size: int, metadata: str, slim: bool = True) -> Path:
-    """Export a module taking ``image`` (B, S, S, 3) and returning the five named heads."""
-    import onnx
+def build_onnx_module(module: torch.nn.Module, input_size: int, slim: bool = True):
+    """The ONNX graph (a ``ModelProto``, no metadata yet) of a module taking ``image`` (B, S, S, 3)
+    and returning the five named heads: ``torch.onnx.export`` (dynamo) -> onnxslim -> int8 weights.
 
+    This is the expensive step; an export run builds it once per precision and writes it with
+    :func:`save_onnx` for every target made from it.
+    """
     x = torch.rand(2, input_size, input_size, 3) * 255
     batch = torch.export.Dim("batch", min=1, max=4096)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            module, (x,), dynamo=True, input_names=[INPUT_NAME], output_names=list(HEAD_NAMES),
-            opset_version=OPSET, dynamic_shapes={"image": {0: batch}}, external_data=False, verbose=False,
-        )
+    program = torch.onnx.export(
+        module, (x,), dynamo=True, input_names=[INPUT_NAME], output_names=list(HEAD_NAMES),
+        opset_version=OPSET, dynamic_shapes={"image": {0: batch}}, external_data=False, verbose=False,
+    )
     model = program.model_proto
     if slim:
         import onnxslim
@@ -46,6 +48,16 @@ def export_onnx_module(module: torch.nn.Module, path: Path, input_size: int, met
         log.info("stored %d quantized weight tensors as int8 initializers", folded)
         moved = activations_to_uint8(model)
         log.info("re-expressed %d activation zero points as uint8 (u8 activations / s8 weights)", moved)
+    return model
+
+
+def save_onnx(model, path: Path, metadata: str) -> Path:
+    """Write a graph from :func:`build_onnx_module` as one self-contained file carrying ``metadata``.
+
+    Replaces the graph's metadata entries, so one graph can be saved again with another target's metadata.
+    """
+    import onnx
+
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, metadata
@@ -55,10 +67,19 @@ def export_onnx_module(module: torch.nn.Module, path: Path, input_size: int, met
     return path
 
 
+def export_onnx_module(module: torch.nn.Module, path: Path, input_size: int, metadata: str, slim: bool = True) -> Path:
+    """Export a module taking ``image`` (B, S, S, 3) and returning the five named heads."""
+    return save_onnx(build_onnx_module(module, input_size, slim), path, metadata)
+
+
+def float_onnx_module(model) -> torch.nn.Module:
+    """What the float ONNX of a PIPNet is exported from (normalisation in the graph, exact w.r.t. torch)."""
+    return EdgePIPNet(model.eval(), fold_normalization=False).eval()
+
+
 def export_onnx(model, path: Path, metadata: str) -> Path:
     """Float ONNX of a PIPNet (normalisation in the graph, exact w.r.t. torch)."""
-    edge = EdgePIPNet(model.eval(), fold_normalization=False).eval()
-    return export_onnx_module(edge, path, model.spec.input_size, metadata)
+    return export_onnx_module(float_onnx_module(model), path, model.spec.input_size, metadata)
 
 
 def fold_weight_quantization(model) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runtime.metadata import METADATA_KEY
+from ..runtime.artifact import METADATA_KEY
 
 __all__ = ["export_openvino"]
 

@@ -13,13 +13,12 @@ resize the batch. Outputs are named (``score``, ``offset_x``, ...) in the signat
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import torch
 
 from ..models.edge import EdgePIPNet
-from ..runtime.metadata import METADATA_KEY
+from ..runtime.artifact import METADATA_KEY
 from .tflite_flatbuffer import add_metadata, change_io_types
 
 __all__ = ["export_tflite", "export_tflite_int8"]
@@ -40,9 +39,7 @@ def export_tflite(model, path: Path, metadata: str, fp16: bool = False) -> Path:
         from litert_torch.generative.quantize import quant_recipes
 
         kwargs["quant_config"] = quant_recipes.full_fp16_recipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        converted = litert_torch.convert(edge, sample_kwargs=_sample(model.spec.input_size), **kwargs)
+    converted = litert_torch.convert(edge, sample_kwargs=_sample(model.spec.input_size), **kwargs)
     converted.export(str(path))
     add_metadata(path, METADATA_KEY, metadata.encode())
     return path
@@ -52,11 +49,9 @@ def export_tflite_int8(qgraph, path: Path, metadata: str, io_dtype: str = "int8"
     import litert_torch
     from litert_torch.quantize.quant_config import QuantConfig
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        converted = litert_torch.convert(
-            qgraph.graph, sample_kwargs=_sample(qgraph.spec.input_size), quant_config=QuantConfig(pt2e_quantizer=qgraph.quantizer)
-        )
+    converted = litert_torch.convert(
+        qgraph.graph, sample_kwargs=_sample(qgraph.spec.input_size), quant_config=QuantConfig(pt2e_quantizer=qgraph.quantizer)
+    )
     converted.export(str(path))
     if io_dtype != "int8":
         change_io_types(path, io_dtype, io_dtype)

@@ -10,11 +10,10 @@ import numpy as np
 from ..data.annotations import FaceRecord
 from ..errors import DataError
 from ..runtime import geometry
-from ..runtime.decode import DecodeTables, decode
 from ..runtime.preprocess import crop_faces
 from .predictors import Predictor
 
-__all__ = ["Predictions", "predict_faces", "predict_crops", "read_face_crops"]
+__all__ = ["Predictions", "predict_faces", "read_face_crops", "to_image"]
 
 
 @dataclass
@@ -45,22 +44,16 @@ def read_face_crops(records: Sequence[FaceRecord], spec, input_size: int | None 
     return np.stack(crops), np.stack(mats)
 
 
-def predict_crops(
-    predictor: Predictor, crops: np.ndarray, mats: np.ndarray, tables: DecodeTables | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Landmarks of ``(B, S, S, 3)`` crops in image pixels (``mats``: image -> crop) and the heatmap argmax cells."""
-    spec = predictor.spec
-    heads = predictor.heads(crops)
-    pts, _ = decode(heads, tables or DecodeTables.from_spec(spec))
-    b, n = heads.score.shape[:2]
-    px = geometry.from_normalized(pts, spec.input_size)
-    points = np.stack([geometry.apply(geometry.invert(mats[k]), px[k]) for k in range(b)])
-    return points, heads.score.reshape(b, n, -1).argmax(-1)
+def to_image(points: np.ndarray, mats: np.ndarray, input_size: int) -> np.ndarray:
+    """Normalised crop points ``(B, N, 2)`` back to image pixels (``mats``: image -> crop, ``(B, 2, 3)``)."""
+    px = geometry.from_normalized(points, input_size)
+    return np.stack([geometry.apply(geometry.invert(mats[k]), px[k]) for k in range(len(px))])
 
 
 def predict_faces(predictor: Predictor, records: Sequence[FaceRecord], batch_size: int = 16, progress: bool = False) -> Predictions:
+    """Landmarks of labelled faces, cropped from their ground-truth boxes (300W protocol), through
+    :meth:`~pipnet_edge.runtime.Landmarker.predict_crops`."""
     spec = predictor.spec
-    tables = DecodeTables.from_spec(spec)
     it = range(0, len(records), batch_size)
     if progress:
         from tqdm import tqdm
@@ -69,9 +62,9 @@ def predict_faces(predictor: Predictor, records: Sequence[FaceRecord], batch_siz
     pts_all, cells_all = [], []
     for i in it:
         crops, mats = read_face_crops(records[i : i + batch_size], spec)
-        pts, cells = predict_crops(predictor, crops, mats, tables)
-        pts_all.append(pts)
-        cells_all.append(cells)
+        out = predictor.predict_crops(crops)
+        pts_all.append(to_image(out.points, mats, spec.input_size))
+        cells_all.append(out.cells)
     return Predictions(
         np.concatenate(pts_all).astype(np.float32),
         np.stack([r.points for r in records]).astype(np.float32),

@@ -22,11 +22,10 @@ import torch
 from torch import nn
 
 from ..spec import ModelSpec
+from .normalization import PixelNormalization, mean_std
 from .pipnet import HEAD_NAMES, PIPNet
 
-__all__ = ["EdgePIPNet", "first_conv", "INPUT_NAME"]
-
-from ..models_io import INPUT_NAME
+__all__ = ["EdgePIPNet", "first_conv", "nhwc_to_nchw"]
 
 
 def first_conv(model: PIPNet) -> nn.Conv2d:
@@ -43,11 +42,8 @@ class EdgePIPNet(nn.Module):
         super().__init__()
         self.spec: ModelSpec = model.spec
         self.folded = fold_normalization
-        norm = self.spec.normalization
-        mean = torch.tensor(norm.mean, dtype=torch.float32).view(1, 3, 1, 1)  # network channel order
-        std = torch.tensor(norm.std, dtype=torch.float32).view(1, 3, 1, 1)
-        self.bgr = norm.channel_order == "BGR"  # the artifact always takes RGB
         if fold_normalization:
+            mean, std = mean_std(self.spec)  # network channel order; the artifact always takes RGB
             model = copy.deepcopy(model)
             conv = first_conv(model)
             with torch.no_grad():
@@ -56,21 +52,17 @@ class EdgePIPNet(nn.Module):
                 if conv.bias is not None:
                     bias = bias + conv.bias
                 w = w / std
-                conv.weight.copy_(w.flip(1) if self.bgr else w)
+                conv.weight.copy_(w.flip(1) if self.spec.normalization.channel_order == "BGR" else w)
                 conv.bias = nn.Parameter(bias)
-            self.register_buffer("mean", torch.zeros(1, 3, 1, 1), persistent=False)
-            self.register_buffer("inv_std", torch.ones(1, 3, 1, 1), persistent=False)
+            self.normalize = None
         else:
-            self.register_buffer("mean", mean, persistent=False)
-            self.register_buffer("inv_std", 1.0 / std, persistent=False)
+            self.normalize = PixelNormalization(self.spec)
         self.model = model
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = image.permute(0, 3, 1, 2)
-        if not self.folded:
-            if self.bgr:
-                x = x.flip(1)
-            x = (x - self.mean) * self.inv_std
+        if self.normalize is not None:
+            x = self.normalize(x)
         outs = self.model(x)
         return {name: o.permute(0, 2, 3, 1) for name, o in zip(HEAD_NAMES, outs)}
 

@@ -11,7 +11,7 @@ from .registry import create_backbone
 
 __all__ = ["PIPNet", "HEAD_NAMES", "create_model"]
 
-from ..models_io import HEAD_NAMES
+from ..runtime.artifact import HEAD_NAMES
 _OFFICIAL_HEADS = ("cls_layer", "x_layer", "y_layer", "nb_x_layer", "nb_y_layer")
 
 

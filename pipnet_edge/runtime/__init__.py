@@ -4,10 +4,10 @@
     result = Landmarker().detect(image_rgb)
 """
 
-from .decode import DecodeTables, HeadOutputs, decode
+from .decode import DecodeTables, Decoded, decode, decode_heads
 from .drawing import draw_landmarks
 from .landmarker import Landmarker, LandmarkerOptions
-from .metadata import ArtifactInfo, read_artifact_info
+from .artifact import ArtifactInfo, read_artifact_info
 from .results import FaceLandmarks, LandmarkerResult
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "read_artifact_info",
     "ArtifactInfo",
     "decode",
+    "decode_heads",
+    "Decoded",
     "DecodeTables",
-    "HeadOutputs",
 ]

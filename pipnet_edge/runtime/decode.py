@@ -1,7 +1,10 @@
 """PIPNet decode in numpy: heatmap argmax + offsets, merged with neighbour predictions.
 
-This is the one decode of the project: evaluation, parity checks and the runtime all call
-:func:`decode`. It is vectorised over batch and landmarks (no Python loop over points).
+This is the one decode of the project: the runtime, evaluation, parity checks and pseudo-labels
+all go through :func:`decode_heads`. It reads the channels-last head outputs every artifact
+returns (``(B, H, W, C)``, named as in :data:`~pipnet_edge.runtime.artifact.HEAD_NAMES`) at the
+argmax cells in place, without transposing or copying the maps, vectorised over batch and
+landmarks (no Python loop over points).
 
 Coordinates are *normalised crop coordinates*: ``u = (x + 0.5) / input_size`` where ``x``
 is a 0-based pixel coordinate in the network input (pixel centres at integers), so the
@@ -11,34 +14,13 @@ input square spans ``[0, 1]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["HeadOutputs", "DecodeTables", "decode", "decode_nhwc"]
-
-
-@dataclass(frozen=True)
-class HeadOutputs:
-    """The five PIPNet head outputs, NCHW float arrays.
-
-    ``score``, ``offset_x``, ``offset_y``: ``(B, N, H, W)``; ``nb_x``, ``nb_y``:
-    ``(B, N * num_nb, H, W)`` with channel ``i * num_nb + j`` = neighbour ``j`` of point ``i``.
-    """
-
-    score: np.ndarray
-    offset_x: np.ndarray
-    offset_y: np.ndarray
-    nb_x: np.ndarray
-    nb_y: np.ndarray
-
-    @classmethod
-    def from_sequence(cls, outputs) -> "HeadOutputs":
-        outs = list(outputs)
-        if len(outs) != 5:
-            raise InputError(f"PIPNet has 5 head outputs, got {len(outs)}")
-        return cls(*(np.asarray(o, dtype=np.float32) for o in outs))
+__all__ = ["DecodeTables", "Decoded", "decode", "decode_heads"]
 
 
 @dataclass(frozen=True)
@@ -58,58 +40,41 @@ class DecodeTables:
         return cls(spec.num_nb, src_point, src_slot, mask, mask.sum(-1) + 1.0)
 
 
-def decode(outputs: HeadOutputs, tables: DecodeTables, use_nrm: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Decode head outputs to landmarks.
+@dataclass(frozen=True)
+class Decoded:
+    """What the decode reads off the heads of a batch of crops.
+
+    Attributes:
+        points: ``(B, N, 2)`` normalised crop coordinates (float32), NRM-merged unless ``use_nrm=False``.
+        scores: ``(B, N)`` heatmap peak of each point.
+        cells: ``(B, N)`` the peak's cell (flat index ``row * W + col`` into the score map).
+        spread: ``(B, N)`` mean distance between each point's own estimate and its reverse neighbours'
+            votes for it, as a fraction of the crop side (how much the NRM predictions agree; 0 for a
+            point no neighbour votes for).
+    """
+
+    points: np.ndarray
+    scores: np.ndarray
+    cells: np.ndarray
+    spread: np.ndarray
+
+
+def decode_heads(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nrm: bool = True) -> Decoded:
+    """Decode channels-last head outputs to landmarks.
 
     Args:
-        outputs: the five head outputs (NCHW).
+        outputs: ``score``, ``offset_x``, ``offset_y``: ``(B, H, W, N)``; ``nb_x``, ``nb_y``:
+            ``(B, H, W, N * num_nb)`` with channel ``i * num_nb + j`` = neighbour ``j`` of point ``i``.
         tables: neighbour tables of the model.
         use_nrm: average each point with its reverse neighbours' predictions (the paper's
             NRM merge); ``False`` gives the plain argmax + offset result.
 
-    Returns:
-        ``(points, scores)``: ``(B, N, 2)`` normalised crop coordinates (float32) and the
-        ``(B, N)`` peak heatmap value of each point.
+    Raises:
+        InputError: missing heads or shapes that do not fit together.
     """
-    score = np.asarray(outputs.score, dtype=np.float32)
-    if score.ndim != 4:
-        raise InputError(f"score map must be (B, N, H, W), got shape {score.shape}")
-    b, n, h, w = score.shape
-    nb = tables.num_nb
-    for name, arr, ch in (
-        ("offset_x", outputs.offset_x, n),
-        ("offset_y", outputs.offset_y, n),
-        ("nb_x", outputs.nb_x, n * nb),
-        ("nb_y", outputs.nb_y, n * nb),
-    ):
-        if np.shape(arr) != (b, ch, h, w):
-            raise InputError(f"{name} must have shape {(b, ch, h, w)}, got {np.shape(arr)}")
-    hw = h * w
-    flat = score.reshape(b, n, hw)
-    idx = flat.argmax(axis=-1)  # (B, N)
-    peak = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
-    cx = (idx % w).astype(np.float32)
-    cy = (idx // w).astype(np.float32)
-
-    ox = np.take_along_axis(np.asarray(outputs.offset_x, np.float32).reshape(b, n, hw), idx[..., None], -1)[..., 0]
-    oy = np.take_along_axis(np.asarray(outputs.offset_y, np.float32).reshape(b, n, hw), idx[..., None], -1)[..., 0]
-    px = (cx + ox) / w
-    py = (cy + oy) / h
-    if not use_nrm:
-        return np.stack([px, py], axis=-1), peak
-
-    nidx = idx[:, :, None, None]
-    nbx = np.take_along_axis(np.asarray(outputs.nb_x, np.float32).reshape(b, n, nb, hw), nidx, -1)[..., 0]
-    nby = np.take_along_axis(np.asarray(outputs.nb_y, np.float32).reshape(b, n, nb, hw), nidx, -1)[..., 0]
-    return _merge(px, py, cx, cy, nbx, nby, w, h, tables), peak
-
-
-def decode_nhwc(outputs: dict[str, np.ndarray], tables: DecodeTables, use_nrm: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`decode` for channels-last head outputs ``(B, H, W, C)`` (what the artifacts return).
-
-    Reads the values at the argmax cells in place, without transposing or copying the maps;
-    the result equals ``decode`` on the NCHW transposes (tested).
-    """
+    missing = [k for k in ("score", "offset_x", "offset_y", "nb_x", "nb_y") if k not in outputs]
+    if missing:
+        raise InputError(f"head outputs lack {missing}")
     score = np.asarray(outputs["score"], dtype=np.float32)
     if score.ndim != 4:
         raise InputError(f"score map must be (B, H, W, N), got shape {score.shape}")
@@ -128,21 +93,24 @@ def decode_nhwc(outputs: dict[str, np.ndarray], tables: DecodeTables, use_nrm: b
     oy = np.take_along_axis(np.asarray(outputs["offset_y"], np.float32).reshape(b, hw, n), idx[:, None, :], 1)[:, 0]
     px = (cx + ox) / w
     py = (cy + oy) / h
-    if not use_nrm:
-        return np.stack([px, py], axis=-1), peak
     nidx = np.repeat(idx, nb, axis=1)[:, None, :]  # channel i * nb + j sits at point i's cell
     nbx = np.take_along_axis(np.asarray(outputs["nb_x"], np.float32).reshape(b, hw, n * nb), nidx, 1)[:, 0].reshape(b, n, nb)
     nby = np.take_along_axis(np.asarray(outputs["nb_y"], np.float32).reshape(b, hw, n * nb), nidx, 1)[:, 0].reshape(b, n, nb)
-    return _merge(px, py, cx, cy, nbx, nby, w, h, tables), peak
+    # NRM votes: where point i's cell says its neighbour j is, gathered per target point (B, N, R)
+    gx = ((cx[..., None] + nbx) / w)[:, tables.src_point, tables.src_slot]
+    gy = ((cy[..., None] + nby) / h)[:, tables.src_point, tables.src_slot]
+    dist = np.hypot(gx - px[..., None], gy - py[..., None]) * tables.valid
+    votes = tables.valid.sum(-1)
+    spread = np.where(votes > 0, dist.sum(-1) / np.maximum(votes, 1.0), 0.0).astype(np.float32)
+    if use_nrm:
+        points = np.stack([((gx * tables.valid).sum(-1) + px) / tables.count,
+                           ((gy * tables.valid).sum(-1) + py) / tables.count], axis=-1)
+    else:
+        points = np.stack([px, py], axis=-1)
+    return Decoded(points.astype(np.float32), peak, idx, spread)
 
 
-def _merge(px, py, cx, cy, nbx, nby, w: int, h: int, tables: DecodeTables) -> np.ndarray:
-    """NRM: average each point's own prediction with its reverse neighbours' predictions of it."""
-    nbx = (cx[..., None] + nbx) / w  # (B, N, nb): where point i thinks its neighbour j is
-    nby = (cy[..., None] + nby) / h
-
-    gx = nbx[:, tables.src_point, tables.src_slot]  # (B, N, R)
-    gy = nby[:, tables.src_point, tables.src_slot]
-    mx = ((gx * tables.valid).sum(-1) + px) / tables.count
-    my = ((gy * tables.valid).sum(-1) + py) / tables.count
-    return np.stack([mx, my], axis=-1).astype(np.float32)
+def decode(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nrm: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(points, scores)`` of :func:`decode_heads`: ``(B, N, 2)`` normalised crop coordinates and ``(B, N)`` peaks."""
+    d = decode_heads(outputs, tables, use_nrm)
+    return d.points, d.scores

@@ -17,7 +17,23 @@ def draw_landmarks(
     draw_box: bool = True,
 ) -> np.ndarray:
     """A copy of ``image`` with each face's points (and box, and track id in video) drawn; colour in the
-    image's channel order. The point radius follows each face's size unless ``radius`` is given."""
+    image's channel order. The point radius follows each face's size unless ``radius`` is given.
+
+    Args:
+        image: the photo the result came from, ``(H, W, 3)`` or ``(H, W)``, uint8 (or float32) as OpenCV draws on.
+        result: a :class:`LandmarkerResult` (or any iterable of :class:`FaceLandmarks`).
+        color: point colour, in the image's channel order.
+        radius: point radius in pixels (``None``: from each face's size).
+        draw_box: also draw each face's box (and its ``track_id`` in video).
+
+    Returns:
+        the drawn copy; ``image`` itself is left unchanged.
+
+    Raises:
+        cv2.error: an image OpenCV cannot draw on (not a numpy array, or a pixel type such as int64);
+            the image is not checked beforehand.
+        AttributeError: ``result`` holds something other than :class:`FaceLandmarks`.
+    """
     import cv2
 
     out = image.copy()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,15 +32,15 @@ import numpy as np
 
 from ..errors import InputError, ModelLoadError
 from . import geometry
-from .backends import open_backend
-from .decode import DecodeTables, decode_nhwc
+from .backends import Backend, open_backend
+from .decode import DecodeTables, Decoded, decode_heads
 from .detectors import DEFAULT_DETECTOR, Detections, as_detections, box_iou, check_detector, create_detector
-from .metadata import ArtifactInfo, read_artifact_info
+from .artifact import ArtifactInfo, ModelContent, as_model_content, is_model_content, read_artifact_info
 from .preprocess import as_image, box_regions, check_boxes, crop_regions, roll_angles
 from .results import FaceLandmarks, LandmarkerResult
 from .smoothing import OneEuroFilter
 
-__all__ = ["Landmarker", "LandmarkerOptions", "RUNNING_MODES"]
+__all__ = ["Landmarker", "LandmarkerOptions", "RUNNING_MODES", "Decoded"]
 
 log = logging.getLogger("pipnet_edge.runtime")
 
@@ -53,7 +54,11 @@ class LandmarkerOptions:
     Attributes:
         model: an exported ``.tflite`` / ``.onnx`` / ``.xml`` file, or a bundled model name:
             ``"default"`` (MobileNetV2, 256 px, the accurate one) or ``"lite"`` (112 px, the fast
-            one); ``None`` loads the bundled default (full-INT8 TFLite).
+            one); ``None`` loads the bundled default (full-INT8 TFLite). Or the model held in
+            memory (an Android asset, a zip member, a decrypted bundle): a ``.tflite`` or ``.onnx``
+            file's ``bytes`` / ``bytearray`` / ``memoryview``, its format recognised from the
+            content, or OpenVINO IR as ``(xml_bytes, bin_bytes)``; :attr:`Landmarker.path` is then a
+            placeholder such as ``<bytes 4821944 B, tflite>``.
         backend: ``"auto"`` (by file type), ``"tflite"``, ``"onnxruntime"``, ``"openvino"``, or ``"opencv"``
             (OpenCV's DNN for float ``.onnx``: nothing else installed).
         num_threads: CPU threads for the model and the detector (``None``: backend default; TFLite uses 1).
@@ -82,7 +87,7 @@ class LandmarkerOptions:
             passed, 3 channels, in ``color_order``).
     """
 
-    model: str | Path | None = None
+    model: str | Path | bytes | bytearray | memoryview | tuple[bytes, bytes] | None = None
     backend: str = "auto"
     num_threads: int | None = None
     delegate: Any = None
@@ -121,6 +126,10 @@ class LandmarkerOptions:
             raise InputError("result_callback is only used in running_mode 'live_stream'")
 
 
+def _add_ms(timing: dict[str, float], key: str, t0: float, t1: float) -> None:
+    timing[key] = timing.get(key, 0.0) + (t1 - t0) * 1000.0
+
+
 def _check_timestamp(timestamp_ms, last: int | None) -> int:
     """A video / stream timestamp as an int; ``InputError`` unless it is an integer above ``last``."""
     if not isinstance(timestamp_ms, (int, np.integer)) or isinstance(timestamp_ms, bool):
@@ -147,32 +156,57 @@ class Landmarker:
     :meth:`close`, to release the model, the detector and the live-stream worker.
 
     Raises:
-        ModelLoadError: the model file is missing, corrupt or lacks pipnet-edge metadata, or its backend is not installed.
-        InputError: an unknown option or an option value out of range.
+        ModelLoadError: the model file (or model bytes) is missing, empty, corrupt, of no artifact format, or
+            lacks pipnet-edge metadata; its backend is not installed or does not run its format.
+        InputError: an unknown option, an option value out of range, or a ``model`` of the wrong type.
     """
 
-    def __init__(self, model: str | Path | None = None, *, options: LandmarkerOptions | None = None, **overrides: Any) -> None:
-        options = options or LandmarkerOptions()
-        fields = {f.name for f in dataclasses.fields(LandmarkerOptions)}
-        unknown = sorted(set(overrides) - fields)
-        if unknown:
-            raise InputError(f"unknown Landmarker option(s) {', '.join(unknown)}; options are {', '.join(sorted(fields))}")
-        if model is not None:
-            overrides["model"] = model
-        self.options: LandmarkerOptions = dataclasses.replace(options, **overrides)
+    def __init__(self, model: str | Path | bytes | bytearray | memoryview | tuple[bytes, bytes] | None = None, *,
+                 options: LandmarkerOptions | None = None, **overrides: Any) -> None:
+        self.options: LandmarkerOptions = self._merge_options(options, model, overrides)
         o = self.options
         self._check_detector_option()
-        self.path = self._resolve(o.model)
-        self.info: ArtifactInfo = read_artifact_info(self.path)
-        self.spec = self.info.spec
+        model = self._resolve(o.model)  # a path, or the model's bytes
+        info: ArtifactInfo = read_artifact_info(model)
         backend_opts = dict(o.backend_options or {})
         if o.device is not None:
             if isinstance(o.device, (list, tuple)):
                 backend_opts["providers"] = list(o.device)
             else:
                 backend_opts["device"] = o.device
-        self.backend = open_backend(self.path, self.info, o.backend, num_threads=o.num_threads, delegate=o.delegate,
-                                    **backend_opts)
+        backend = open_backend(model, info, o.backend, num_threads=o.num_threads, delegate=o.delegate, **backend_opts)
+        self._start(backend)
+
+    @classmethod
+    def from_backend(cls, backend: Backend, *, options: LandmarkerOptions | None = None, **overrides: Any) -> "Landmarker":
+        """A Landmarker over an already opened :class:`~pipnet_edge.runtime.backends.Backend` (any object with
+        ``run(images) -> heads``, ``path``, ``info`` and ``describe()``), e.g. evaluation's torch backend for
+        checkpoints; ``model``, ``backend``, ``device``, ``delegate`` and ``backend_options`` are then unused.
+
+        Raises:
+            InputError: an unknown option or an option value out of range.
+        """
+        self = cls.__new__(cls)
+        self.options = cls._merge_options(options, None, overrides)
+        self._check_detector_option()
+        self._start(backend)
+        return self
+
+    @staticmethod
+    def _merge_options(options: LandmarkerOptions | None, model, overrides: dict[str, Any]) -> LandmarkerOptions:
+        fields = {f.name for f in dataclasses.fields(LandmarkerOptions)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise InputError(f"unknown Landmarker option(s) {', '.join(unknown)}; options are {', '.join(sorted(fields))}")
+        if model is not None:
+            overrides["model"] = model
+        return dataclasses.replace(options or LandmarkerOptions(), **overrides)
+
+    def _start(self, backend: Backend) -> None:
+        self.backend = backend
+        self.path: Path = Path(backend.path)
+        self.info: ArtifactInfo = backend.info
+        self.spec = self.info.spec
         self.tables = DecodeTables.from_spec(self.spec)
         self._detector = None
         self._lock = threading.RLock()
@@ -185,17 +219,35 @@ class Landmarker:
         self._frames = 0
         self._worker: _StreamWorker | None = None
         self._closed = False
-        log.info("loaded %s: %s %d points, %s", self.path.name, self.spec.backbone, self.spec.num_points, self.backend.describe())
+        log.info("loaded %s: %s %d points, %s", self.path.name, self.spec.backbone, self.spec.num_points, backend.describe())
+
+    @property
+    def name(self) -> str:
+        """``"file [backend]"``: how reports name this model."""
+        return f"{self.path.name} [{getattr(self.backend, 'name', '?')}]" if self.backend is not None else f"{self.path.name} [closed]"
 
     @classmethod
     def create_from_options(cls, options: LandmarkerOptions) -> "Landmarker":
-        """A Landmarker from a complete :class:`LandmarkerOptions` (MediaPipe Tasks style)."""
+        """A Landmarker from a complete :class:`LandmarkerOptions` (MediaPipe Tasks style).
+
+        Raises:
+            ModelLoadError, InputError: as the constructor.
+        """
         return cls(options=options)
 
     @staticmethod
-    def _resolve(model) -> Path:
+    def _resolve(model) -> Path | ModelContent:
+        """The model option as a file path, or as in-memory content (``bytes``, or OpenVINO's ``(xml, bin)``)."""
+        import os
+
         from ..assets import BUNDLED_MODELS, bundled_model_path
 
+        if is_model_content(model) or isinstance(model, tuple):
+            return as_model_content(model)
+        if model is not None and not isinstance(model, (str, os.PathLike)):
+            raise InputError(
+                f"model must be a path, a bundled model name, the model's bytes or None; got {type(model).__name__}"
+            )
         if model is None:
             return bundled_model_path("default")
         if isinstance(model, str) and model in BUNDLED_MODELS:
@@ -287,33 +339,58 @@ class Landmarker:
         return box_regions(found.boxes, rule, rolls)
 
     # ------------------------------------------------------------------ core
-    def infer_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Run the model on ``(B, S, S, 3)`` RGB crops; returns normalised points ``(B, N, 2)`` and peak scores ``(B, N)``.
+    def predict_crops(self, crops: np.ndarray, *, timing: dict[str, float] | None = None) -> Decoded:
+        """Run the model and the decode on ``(B, S, S, 3)`` RGB crops: the one path from crops to points.
+
+        :meth:`detect` and the video modes call it after cropping; evaluation, parity reports, export
+        summaries and the benchmarks call it on their own crops.
+
+        Args:
+            crops: ``(B, S, S, 3)`` RGB pixels (uint8, or float in [0, 255]), ``S`` the model's input size.
+            timing: if given, ``"model_ms"`` and ``"decode_ms"`` are added to it (milliseconds).
+
+        Returns:
+            :class:`~pipnet_edge.runtime.decode.Decoded`: normalised crop points ``(B, N, 2)``, heatmap peaks,
+            argmax cells and NRM spread.
 
         Raises:
-            InputError: crops of the wrong shape.
+            InputError: crops of the wrong shape; the Landmarker is closed.
         """
         self._check_open()
         s = self.spec.input_size
         if not isinstance(crops, np.ndarray) or crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
             raise InputError(f"crops must be a numpy array of shape (B, {s}, {s}, 3), got {getattr(crops, 'shape', type(crops))}")
-        return decode_nhwc(self.backend.run(crops), self.tables, use_nrm=self.options.use_nrm)
+        t0 = time.perf_counter()
+        heads = self.backend.run(crops)
+        t1 = time.perf_counter()
+        out = decode_heads(heads, self.tables, use_nrm=self.options.use_nrm)
+        if timing is not None:
+            _add_ms(timing, "model_ms", t0, t1)
+            _add_ms(timing, "decode_ms", t1, time.perf_counter())
+        return out
 
     def _landmarks_for_regions(self, image: np.ndarray, order: str, regions: np.ndarray,
-                               boxes: np.ndarray) -> list[FaceLandmarks]:
+                               boxes: np.ndarray, timing: dict[str, float] | None = None) -> list[FaceLandmarks]:
         if len(regions) == 0:
             return []
+        t0 = time.perf_counter()
         crops, mats = crop_regions(image, regions, self.spec.input_size, order)
-        pts, scores = self.infer_crops(crops)
-        px = geometry.from_normalized(pts, self.spec.input_size)
+        if timing is not None:
+            _add_ms(timing, "crop_ms", t0, time.perf_counter())
+        out = self.predict_crops(crops, timing=timing)
+        t0 = time.perf_counter()
+        px = geometry.from_normalized(out.points, self.spec.input_size)
         faces = []
         for k in range(len(regions)):
             img_pts = geometry.apply(geometry.invert(mats[k]), px[k]).astype(np.float32)
-            faces.append(FaceLandmarks(img_pts, np.asarray(boxes[k, :4], np.float32), float(scores[k].mean()),
-                                       scores[k].astype(np.float32)))
+            faces.append(FaceLandmarks(img_pts, np.asarray(boxes[k, :4], np.float32), float(out.scores[k].mean()),
+                                       out.scores[k].astype(np.float32)))
+        if timing is not None:
+            _add_ms(timing, "warp_ms", t0, time.perf_counter())
         return faces
 
-    def detect(self, image: np.ndarray, boxes=None, *, color_order: str | None = None) -> LandmarkerResult:
+    def detect(self, image: np.ndarray, boxes=None, *, color_order: str | None = None,
+               timing: dict[str, float] | None = None) -> LandmarkerResult:
         """Landmarks of every face in a photo (running mode ``"image"``).
 
         Args:
@@ -322,6 +399,8 @@ class Landmarker:
                 cropped with the model's own crop rule (300W protocol: ground-truth landmark
                 boxes). Without boxes the face detector runs and its calibrated rule applies.
             color_order: ``"RGB"`` or ``"BGR"``; defaults to the Landmarker's option.
+            timing: if given, milliseconds per stage are added to it: ``detect_ms`` (face detector),
+                ``crop_ms``, ``model_ms``, ``decode_ms``, ``warp_ms`` (points back to the photo).
 
         Returns:
             a :class:`LandmarkerResult`; empty when no face is found.
@@ -333,18 +412,21 @@ class Landmarker:
             self._check_open()
             self._check_mode("detect", "image")
             order = color_order or self.options.color_order
-            return LandmarkerResult(self._detect_image(as_image(image, order), order, boxes))
+            return LandmarkerResult(self._detect_image(as_image(image, order), order, boxes, timing))
 
-    def _detect_image(self, image: np.ndarray, order: str, boxes=None) -> list[FaceLandmarks]:
+    def _detect_image(self, image: np.ndarray, order: str, boxes=None, timing: dict[str, float] | None = None) -> list[FaceLandmarks]:
         h, w = image.shape[:2]
         if boxes is not None:
             b = check_boxes(boxes, w, h)
-            return self._landmarks_for_regions(image, order, box_regions(b, self.spec.crop), b)
+            return self._landmarks_for_regions(image, order, box_regions(b, self.spec.crop), b, timing)
+        t0 = time.perf_counter()
         found = self._detect_faces(image, order)
-        faces = self._landmarks_for_regions(image, order, self._detection_regions(found), found.boxes)
+        if timing is not None:
+            _add_ms(timing, "detect_ms", t0, time.perf_counter())
+        faces = self._landmarks_for_regions(image, order, self._detection_regions(found), found.boxes, timing)
         if self.options.refine and faces:
             regions = np.stack([self._points_region(f.points) for f in faces])
-            refined = self._landmarks_for_regions(image, order, regions, found.boxes)
+            refined = self._landmarks_for_regions(image, order, regions, found.boxes, timing)
             faces = [r if r.score >= f.score * 0.8 else f for f, r in zip(faces, refined)]
         return faces
 

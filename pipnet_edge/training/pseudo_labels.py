@@ -27,9 +27,8 @@ import numpy as np
 
 from ..data.annotations import FaceRecord
 from ..errors import DataError, SpecError
-from ..runtime.decode import DecodeTables, HeadOutputs, decode
 
-__all__ = ["PseudoLabels", "cached_pseudo_labels", "nrm_spread", "predict_pseudo_labels"]
+__all__ = ["PseudoLabels", "cached_pseudo_labels", "predict_pseudo_labels"]
 
 log = logging.getLogger("pipnet_edge.train")
 
@@ -73,37 +72,12 @@ class PseudoLabels:
         return PseudoLabels([self.keys[i] for i in idx], self.points[idx], self.peak[idx], self.spread[idx], self.teacher)
 
 
-def nrm_spread(heads: HeadOutputs, tables: DecodeTables) -> np.ndarray:
-    """``(B, N)`` mean distance between each landmark's own estimate and its neighbours' votes (fraction of the crop side).
-
-    The votes are the ones the NRM merge of :func:`~pipnet_edge.runtime.decode.decode` averages:
-    landmark ``j`` lists ``i`` among its neighbours and predicts it from ``j``'s own peak cell.
-    Landmarks no neighbour votes for get 0.
-    """
-    own, _ = decode(heads, tables, use_nrm=False)  # (B, N, 2)
-    score = np.asarray(heads.score, np.float32)
-    b, n, h, w = score.shape
-    nb = tables.num_nb
-    idx = score.reshape(b, n, h * w).argmax(-1)
-    cx, cy = (idx % w).astype(np.float32), (idx // w).astype(np.float32)
-    nidx = idx[:, :, None, None]
-    nbx = np.take_along_axis(np.asarray(heads.nb_x, np.float32).reshape(b, n, nb, h * w), nidx, -1)[..., 0]
-    nby = np.take_along_axis(np.asarray(heads.nb_y, np.float32).reshape(b, n, nb, h * w), nidx, -1)[..., 0]
-    vx = ((cx[..., None] + nbx) / w)[:, tables.src_point, tables.src_slot]  # (B, N, R): votes for landmark i
-    vy = ((cy[..., None] + nby) / h)[:, tables.src_point, tables.src_slot]
-    dist = np.hypot(vx - own[..., 0:1], vy - own[..., 1:2]) * tables.valid
-    votes = tables.valid.sum(-1)
-    return np.where(votes > 0, dist.sum(-1) / np.maximum(votes, 1.0), 0.0).astype(np.float32)
-
-
 def predict_pseudo_labels(predictor, records: Sequence[FaceRecord], keys: Sequence[str], batch_size: int = 32,
                           progress: bool = False) -> PseudoLabels:
     """Run ``predictor`` (see :func:`~pipnet_edge.evaluation.open_predictor`) over unaugmented crops of ``records``."""
-    from ..evaluation.runner import read_face_crops
-    from ..runtime import geometry
+    from ..evaluation.runner import read_face_crops, to_image
 
     spec = predictor.spec
-    tables = DecodeTables.from_spec(spec)
     it = range(0, len(records), batch_size)
     if progress:
         from tqdm import tqdm
@@ -112,12 +86,10 @@ def predict_pseudo_labels(predictor, records: Sequence[FaceRecord], keys: Sequen
     points, peaks, spreads = [], [], []
     for i in it:
         crops, mats = read_face_crops(records[i : i + batch_size], spec)
-        heads = predictor.heads(crops)
-        pts, peak = decode(heads, tables)
-        px = geometry.from_normalized(pts, spec.input_size)
-        points.append(np.stack([geometry.apply(geometry.invert(mats[k]), px[k]) for k in range(len(px))]))
-        peaks.append(peak.mean(-1))
-        spreads.append(nrm_spread(heads, tables).mean(-1))
+        out = predictor.predict_crops(crops)
+        points.append(to_image(out.points, mats, spec.input_size))
+        peaks.append(out.scores.mean(-1))
+        spreads.append(out.spread.mean(-1))
     return PseudoLabels(list(keys), np.concatenate(points).astype(np.float32), np.concatenate(peaks), np.concatenate(spreads),
                         predictor.name)
 

@@ -28,7 +28,7 @@ from ..models import create_model, load_imagenet_backbone
 from ..models.checkpoint import load_training_state, save_model, save_training_state
 from ..spec import CropRule, ModelSpec
 from .loss import distill_loss, neighbor_slot_map, pipnet_loss
-from .normalize import normalize_batch
+from ..models.normalization import normalize_batch
 
 __all__ = ["TrainConfig", "UnlabelledFaces", "build_spec", "fit", "split_validation", "train"]
 
@@ -248,7 +248,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
         spec = build_spec(cfg, records)
 
     if cfg.qat:
-        from .qat import QATModel
+        from ..quantization import QATModel
 
         float_model = create_model(spec)
         if cfg.init:
@@ -414,17 +414,17 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
         record.update({k: round(v / max(seen, 1), 5) for k, v in sums.items()})
         if val_records is not None and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
             # the same crops, decode and metric as `python -m pipnet_edge.evaluate`
-            from ..evaluation.predictors import TorchPredictor
+            from ..evaluation.predictors import torch_predictor
             from ..evaluation.runner import predict_faces
 
-            val = predict_faces(TorchPredictor(model.eval_model() if cfg.qat else model, "validation"), val_records)
+            val = predict_faces(torch_predictor(model.eval_model() if cfg.qat else model, "validation"), val_records)
             record["val_nme"] = round(summarize(val.points, val.truth, spec.scheme).nme, 4)
         if check_records and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
-            from ..evaluation.predictors import TorchPredictor
+            from ..evaluation.predictors import torch_predictor
             from ..evaluation.runner import predict_faces
             from ..five_point import five_point_summary
 
-            check = predict_faces(TorchPredictor(model, "validation"), check_records)
+            check = predict_faces(torch_predictor(model, "validation"), check_records)
             record["val_5pt_nme"] = round(five_point_summary(check.points, check.truth).nme, 4)
         history.append(record)
         if _is_main():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...models_io import HEAD_NAMES
+from ..artifact import HEAD_NAMES
 
 __all__ = ["Backend", "quantize", "dequantize"]
 
@@ -23,7 +23,12 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 
 
 class Backend(ABC):
-    """One loaded model. ``run`` takes ``(B, S, S, 3)`` RGB pixels in [0, 255] (uint8 or float)."""
+    """One loaded model. ``run`` takes ``(B, S, S, 3)`` RGB pixels in [0, 255] (uint8 or float).
+
+    ``path`` is the model file, or for a model opened from memory (a backend's ``content=`` keyword,
+    see :func:`~pipnet_edge.runtime.backends.open_backend`) a placeholder naming it in logs and
+    reports, such as ``<bytes 4821944 B, tflite>``.
+    """
 
     name: str = "?"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import InputError, ModelLoadError
-from ...models_io import HEAD_NAMES, INPUT_NAME
+from ..artifact import HEAD_NAMES, INPUT_NAME
 from .base import Backend
 
 __all__ = ["OnnxRuntimeBackend"]
@@ -14,7 +14,7 @@ __all__ = ["OnnxRuntimeBackend"]
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
-    def __init__(self, path, info, num_threads=None, providers=None, **options) -> None:
+    def __init__(self, path, info, num_threads=None, providers=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)
         try:
             import onnxruntime as ort
@@ -26,7 +26,8 @@ class OnnxRuntimeBackend(Backend):
             so.intra_op_num_threads = int(num_threads)
             so.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(path), so, providers=providers or ["CPUExecutionProvider"])
+            model = str(path) if content is None else bytes(content)  # content: the .onnx file's bytes
+            self.session = ort.InferenceSession(model, so, providers=providers or ["CPUExecutionProvider"])
         except Exception as exc:
             raise ModelLoadError(f"onnxruntime cannot load {path}: {exc}") from None
         names = [i.name for i in self.session.get_inputs()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import InputError, ModelLoadError
-from ...models_io import HEAD_NAMES, INPUT_NAME
+from ..artifact import HEAD_NAMES, INPUT_NAME
 from .base import Backend
 
 __all__ = ["OpenCVBackend"]
@@ -20,12 +20,13 @@ __all__ = ["OpenCVBackend"]
 class OpenCVBackend(Backend):
     name = "opencv"
 
-    def __init__(self, path, info, num_threads=None, **options) -> None:
+    def __init__(self, path, info, num_threads=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)
         import cv2
 
         try:
-            self.net = cv2.dnn.readNetFromONNX(str(path))
+            # content: the .onnx file's bytes, read from an in-memory buffer
+            self.net = cv2.dnn.readNetFromONNX(str(path) if content is None else np.frombuffer(content, np.uint8))
         except cv2.error as exc:
             lines = [ln.lstrip("> ").strip() for ln in str(exc).strip().splitlines()]
             reason = next((ln for ln in lines if ln.startswith("Node")), lines[0] if lines else "unknown error")[:200]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import InputError, ModelLoadError
-from ...models_io import HEAD_NAMES, INPUT_NAME
+from ..artifact import HEAD_NAMES, INPUT_NAME
 from .base import Backend
 
 __all__ = ["OpenVINOBackend"]
@@ -20,7 +20,7 @@ __all__ = ["OpenVINOBackend"]
 class OpenVINOBackend(Backend):
     name = "openvino"
 
-    def __init__(self, path, info, num_threads=None, device=None, precision_hint=None, **options) -> None:
+    def __init__(self, path, info, num_threads=None, device=None, precision_hint=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)
         try:
             import openvino as ov
@@ -28,8 +28,13 @@ class OpenVINOBackend(Backend):
             raise ModelLoadError("running OpenVINO IR needs openvino: pip install 'pipnet-edge[openvino]'") from None
         self.device = device or "CPU"
         core = ov.Core()
+        if content is not None and (not isinstance(content, tuple) or len(content) != 2):
+            raise ModelLoadError("OpenVINO IR from memory is a pair (xml_bytes, bin_bytes); or pass the .xml path")
         try:
-            model = core.read_model(str(path))
+            if content is None:
+                model = core.read_model(str(path))
+            else:  # content: the .xml and .bin files' bytes
+                model = core.read_model(bytes(content[0]), bytes(content[1]))
         except Exception as exc:
             raise ModelLoadError(f"OpenVINO cannot read {path}: {exc}") from None
         config = {"PERFORMANCE_HINT": "LATENCY"}

@@ -12,7 +12,7 @@ import logging
 import numpy as np
 
 from ...errors import InputError, ModelLoadError
-from ...models_io import INPUT_NAME
+from ..artifact import INPUT_NAME
 from .base import Backend, dequantize, quantize
 
 __all__ = ["TFLiteBackend", "import_interpreter"]
@@ -47,7 +47,7 @@ def import_interpreter():
 class TFLiteBackend(Backend):
     name = "tflite"
 
-    def __init__(self, path, info, num_threads=None, delegate=None, delegate_options=None, **options) -> None:
+    def __init__(self, path, info, num_threads=None, delegate=None, delegate_options=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)
         Interpreter, load_delegate, self.package = import_interpreter()
         delegates = []
@@ -57,9 +57,9 @@ class TFLiteBackend(Backend):
             except (ValueError, OSError, RuntimeError) as exc:
                 raise ModelLoadError(f"cannot load TFLite delegate {delegate!r}: {exc}") from None
         try:
-            self.interpreter = Interpreter(
-                model_path=str(path), num_threads=num_threads or 1, experimental_delegates=delegates or None
-            )
+            # content: the .tflite file's bytes (the interpreter keeps a reference to them)
+            source = {"model_path": str(path)} if content is None else {"model_content": bytes(content)}
+            self.interpreter = Interpreter(**source, num_threads=num_threads or 1, experimental_delegates=delegates or None)
             self.runner = self.interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"TFLite cannot load {path}: {exc}") from None

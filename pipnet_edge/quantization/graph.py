@@ -9,12 +9,17 @@ all converted from this graph, so the three share one set of scales.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import torch
 
-from ..calibration import CalibrationSet
 from ..errors import ExportError
 from ..models.pipnet import PIPNet
+from .qat_model import QATModel
+from .quantizer import capture, make_quantizer
+
+if TYPE_CHECKING:
+    from ..calibration import CalibrationSet
 
 __all__ = ["QuantizedGraph", "quantize_model"]
 
@@ -28,12 +33,11 @@ class QuantizedGraph:
         self.graph, self.quantizer, self.spec, self.info = graph, quantizer, spec, info
 
 
-def quantize_model(source, calib: CalibrationSet | None) -> QuantizedGraph:
-    """``source``: a :class:`~pipnet_edge.training.qat.QATModel` or a float :class:`PIPNet`."""
+def quantize_model(source, calib: "CalibrationSet | None") -> QuantizedGraph:
+    """``source``: a :class:`~pipnet_edge.quantization.QATModel` or a float :class:`PIPNet`."""
     from torchao.quantization.pt2e import move_exported_model_to_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    from ..training.qat import QATModel, capture, make_quantizer
 
     if isinstance(source, QATModel):
         log.info("INT8 from the QAT model's learned quantization (no re-calibration)")

@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from ..data.annotations import FaceRecord
-from ..evaluation.predictors import Predictor
-from ..evaluation.runner import predict_faces
+from .predictors import Predictor
+from .runner import predict_faces
 from ..metrics import normalizers, summarize
 
 __all__ = ["ParityReport", "compare"]
@@ -93,7 +93,7 @@ def compare(
     worst = sorted(((int(i), float(v)) for i, v in enumerate(per_lm_disp)), key=lambda x: -x[1])[:5]
     chart = None
     if chart_path is not None:
-        from ..evaluation.plots import per_landmark_chart
+        from .plots import per_landmark_chart
 
         chart = str(
             per_landmark_chart(
