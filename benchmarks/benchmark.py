@@ -11,6 +11,11 @@ ERT, MediaPipe FaceMesh mapped to 68 points) get the same faces and boxes, and t
 is timed the same way. Writes ``results.json``, ``results.md`` and an accuracy-vs-latency plot
 ``accuracy_latency.png``. Peers that are not installed are skipped with the command that
 installs them (``--peers`` with no names skips them all).
+
+``--references CALIB`` adds, in the same run, what each runtime's own quantizer makes of our float
+model (``benchmarks/reference_int8.py``: onnxruntime ``quantize_static`` on every float ``*_onnx.onnx``
+given, NNCF on every float ``*_openvino.xml``, calibrated on 64 faces of CALIB, training data) and
+prints each of our ``onnx-int8`` / ``openvino-int8`` artifacts' latency as a ratio of its runtime's reference.
 """
 
 from __future__ import annotations
@@ -101,6 +106,26 @@ def runtime_overhead(pred, record, runs: int) -> dict:
     return {k: round(t.stages[k].median_ms, 4) for k in ("crop_ms", "decode_ms", "warp_ms")} | {"runs": runs}
 
 
+def reference_ratios(rows: list[dict]) -> list[str]:
+    """Lines comparing each of our onnx-int8 / openvino-int8 artifacts with its runtime's own quantizer's (same model)."""
+    refs = {r["artifact"]: r for r in rows if r.get("kind") == "reference"}
+    pairs = {"onnx-int8": "onnx-int8-ort.onnx", "openvino-int8": "openvino-int8-nncf.xml"}
+    lines = []
+    for r in rows:
+        if r.get("kind") != "ours":
+            continue
+        stem, target = r["artifact"].rsplit(".", 1)[0].rsplit("_", 1)
+        ref = refs.get(f"{stem}_{pairs.get(target, '')}")
+        if ref is None:
+            continue
+        if not lines:
+            lines = ["", "| ours | reference (the runtime's own quantizer) | latency ratio 1 thread (2 threads) | NME ours / reference |",
+                     "|---|---|---|---|"]
+        lines.append(f"| {r['artifact']} | {ref['artifact']} | {r['ms_1t'] / ref['ms_1t']:.2f}x ({r['ms_2t'] / ref['ms_2t']:.2f}x) | "
+                     f"{r['nme']:.3f} / {ref['nme']:.3f} |")
+    return lines
+
+
 def plot(rows: list[dict], path: Path) -> None:
     """Accuracy vs 1-thread latency: colour = model, marker = backend, peers as crosses; legend outside."""
     import matplotlib
@@ -109,12 +134,12 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     markers = {"tflite": "o", "onnxruntime": "s", "openvino": "^"}
-    ours = sorted({r["artifact"].rsplit("_", 1)[0] for r in rows if r.get("kind", "ours") == "ours"})
+    ours = sorted({r["artifact"].rsplit("_", 1)[0] for r in rows if r.get("kind", "ours") in ("ours", "reference")})
     colours = dict(zip(ours, plt.get_cmap("tab10").colors))
     peer_colours = iter(["black", "dimgray", "darkred", "purple"])
     fig, ax = plt.subplots(figsize=(11, 5), dpi=120)
     for r in rows:
-        if r.get("kind", "ours") == "ours":
+        if r.get("kind", "ours") in ("ours", "reference"):
             model, target = r["artifact"].rsplit("_", 1)
             style = {"marker": markers.get(r["backend"], "o"), "color": colours[model], "s": 45}
             name = f"{model} {target.rsplit('.', 1)[0]}"
@@ -141,6 +166,8 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--replot", action="store_true", help="only redraw the plot from OUT/results.json")
+    p.add_argument("--references", metavar="CALIB", help="also build and time the runtimes' own INT8 quantization of "
+                   "our float ONNX / OpenVINO artifacts, calibrated on these training faces (reference_int8.py)")
     p.add_argument("--peers", nargs="*", default=["dlib", "mediapipe"],
                    help="peer landmarkers to measure beside ours (default: dlib mediapipe; none: --peers)")
     args = p.parse_args(argv)
@@ -155,12 +182,19 @@ def main(argv=None) -> int:
     records = load_faces(args.data)
     if args.limit:
         records = records[: args.limit]
+    kinds = {path: "ours" for path in paths}
+    if args.references:
+        from reference_int8 import build_references  # a sibling module
+
+        print(f"building the runtimes' own INT8 references (calibration: {args.references}) ...", flush=True)
+        for ref in build_references(paths, args.references, 64, Path(args.out) / "reference_int8"):
+            kinds[ref] = "reference"
     rows = []
     overhead: dict[str, dict] = {}  # per input size: the crop, decode and warp costs depend on the model
-    for path in paths:
+    for path, kind in kinds.items():
         print(f"benchmarking {path.name} ...", flush=True)
         rows.append(bench_artifact(path, records, args.runs, overhead))
-        rows[-1]["kind"] = "ours"
+        rows[-1]["kind"] = kind
         gc.collect()  # close this artifact's runtime before timing the next
         print("  ", json.dumps(rows[-1]), flush=True)
     from peers import PeerUnavailable  # a sibling module: Python puts this script's folder first on the module path
@@ -188,7 +222,7 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        name = r["artifact"] if r.get("kind") == "ours" else f"peer: {r['artifact']}"
+        name = {"ours": r["artifact"], "reference": f"reference: {r['artifact']}"}.get(r.get("kind"), f"peer: {r['artifact']}")
         md.append(
             f"| {name} | {r['backend']} | {r['precision']} | {r['size_mb']} | {r['ms_1t']:.2f} ({r['p90_1t']:.2f}) | "
             f"{r['ms_2t']:.2f} ({r['p90_2t']:.2f}) | {r['nme']:.3f} | {r['fr10']:.2f} | {r['auc10']:.4f} |"
@@ -196,6 +230,7 @@ def main(argv=None) -> int:
     md += [""] + [f"Runtime overhead per face at {k}: crop {v['crop_ms']:.3f} ms, numpy decode {v['decode_ms']:.3f} ms, "
                   f"points back to the photo {v['warp_ms']:.3f} ms." for k, v in overhead.items()]
     md += ["Latency is the model call alone on a prepared input, for ours and for the peers (dlib's predictor is single-threaded)."]
+    md += reference_ratios(rows)
     (out / "results.md").write_text("\n".join(md) + "\n")
     plot(rows, out / "accuracy_latency.png")
     print("\n".join(md))

@@ -196,3 +196,90 @@ def test_cli_exports_a_bundled_model_by_name(tmp_path):
 
     info = read_artifact_info(tmp_path / "pipnet_lite_300w68_onnx.onnx")
     assert info.spec.input_size == 112 and info.spec.backbone == "mobilenet_v2_s16_c512" and info.spec.num_nb == 5
+
+
+def test_int8_onnx_runs_every_activation_clip_on_integers(exported):
+    """No Clip on constants (OpenCV cannot read one) and no float ReLU6 between a dequantize and a quantize
+    (onnxruntime cannot fuse one): the exporter's leftovers are folded / moved into the quantized domain."""
+    import onnx
+
+    graph = onnx.load(str(exported[1]["onnx-int8"].path)).graph
+    inits = {t.name for t in graph.initializer}
+    producer = {o: n.op_type for n in graph.node for o in n.output}
+    clips = [n for n in graph.node if n.op_type == "Clip"]
+    assert not [n.name for n in clips if all(i in inits for i in n.input if i)], "Clip on constants left in the graph"
+    assert not [n.name for n in clips if producer.get(n.input[0]) == "DequantizeLinear"], "float Clip between DQ and Q"
+
+
+def _qdq_clip_graph(scale: float, zero: int, lo: float | None, hi: float | None):
+    """x -> Q(s, z) -> DQ -> Clip(lo, hi) -> Q(s, z) -> DQ -> y, uint8, the pattern PT2E exports for conv + ReLU6."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.array(scale, np.float32), "s"), numpy_helper.from_array(np.array(zero, np.uint8), "z")]
+    clip_in = ["dq1"]
+    for name, v in (("lo", lo), ("hi", hi)):
+        if v is None:
+            clip_in.append("")
+        else:
+            inits.append(numpy_helper.from_array(np.array(v, np.float32), name))
+            clip_in.append(name)
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q1"]),
+        helper.make_node("DequantizeLinear", ["q1", "s", "z"], ["dq1"]),
+        helper.make_node("Clip", clip_in, ["c"], name="relu6"),
+        helper.make_node("QuantizeLinear", ["c", "s", "z"], ["q2"]),
+        helper.make_node("DequantizeLinear", ["q2", "s", "z"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 64])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize("scale,zero,lo,hi", [(0.0294, 79, 0.0, 6.0), (0.0934, 70, 0.0, 6.0), (0.01, 200, -1.0, 0.5),
+                                              (0.05, 10, 0.0, None)])
+def test_clips_to_quantized_domain_is_exact(scale, zero, lo, hi):
+    import onnx
+    import onnxruntime as ort
+
+    from pipnet_edge.converters.onnx import clips_to_quantized_domain
+
+    model = _qdq_clip_graph(scale, zero, lo, hi)
+    x = np.random.default_rng(0).uniform(-20, 20, (256, 64)).astype(np.float32)
+    x[0, :3] = [lo or 0.0, hi or 0.0, 6.0]  # on the bounds
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert clips_to_quantized_domain(model) == 1
+    onnx.checker.check_model(model)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops == ["QuantizeLinear", "Clip", "DequantizeLinear"], ops
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_clips_with_other_parameters_are_left_alone():
+    from onnx import numpy_helper
+
+    from pipnet_edge.converters.onnx import clips_to_quantized_domain
+
+    model = _qdq_clip_graph(0.03, 80, 0.0, 6.0)
+    model.graph.initializer.append(numpy_helper.from_array(np.array(0.02, np.float32), "s2"))
+    model.graph.node[3].input[1] = "s2"  # the second quantize has another scale: not the same grid
+    assert clips_to_quantized_domain(model) == 0
+    assert [n.op_type for n in model.graph.node].count("Clip") == 1
+
+
+def test_fold_constant_clips():
+    from onnx import TensorProto, helper, numpy_helper
+
+    from pipnet_edge.converters.onnx import fold_constant_clips
+
+    w = np.array([[-128, -5, 3, 127]], np.int8)
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.array(-127, np.int8), "lo"),
+             numpy_helper.from_array(np.array(127, np.int8), "hi"), numpy_helper.from_array(np.array(0.1, np.float32), "s"),
+             numpy_helper.from_array(np.array(0, np.int8), "z")]
+    nodes = [helper.make_node("Clip", ["w", "lo", "hi"], ["wq"]), helper.make_node("DequantizeLinear", ["wq", "s", "z"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    assert fold_constant_clips(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["DequantizeLinear"]
+    folded = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}["wq"]
+    np.testing.assert_array_equal(folded, [[-127, -5, 3, 127]])

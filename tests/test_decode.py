@@ -44,7 +44,7 @@ def test_decode_of_encoded_targets_returns_landmarks(name, map_size, data):
     dense = to_dense(encode(pts, spec.neighbor_array, spec.map_size), spec.map_size)
     heads = channels_last(*(d[None] for d in dense))
     tables = DecodeTables.from_spec(spec)
-    assert np.abs(decode_heads(heads, tables).spread).max() * spec.input_size < 1e-3  # exact targets: the votes agree
+    assert np.abs(decode_heads(heads, tables, with_spread=True).spread).max() * spec.input_size < 1e-3  # exact targets: the votes agree
     for nrm in (True, False):
         got, _ = decode(heads, tables, use_nrm=nrm)
         err_px = np.abs(got[0] - pts).max() * spec.input_size
@@ -95,13 +95,14 @@ def test_vectorised_decode_equals_reference_loop(name):
     spec = spec_for(name)
     heads = random_heads(spec, 3, seed=3)
     want, cells, spread = reference_decode(heads, spec)
-    got = decode_heads(channels_last(*heads), DecodeTables.from_spec(spec))
+    got = decode_heads(channels_last(*heads), DecodeTables.from_spec(spec), with_spread=True)
     np.testing.assert_allclose(got.points, want, atol=1e-6)
     np.testing.assert_allclose(got.scores, heads[0].reshape(3, spec.num_points, -1).max(-1))
     np.testing.assert_array_equal(got.cells, cells)
     np.testing.assert_allclose(got.spread, spread, atol=1e-6)
     plain = decode_heads(channels_last(*heads), DecodeTables.from_spec(spec), use_nrm=False)
     np.testing.assert_array_equal(plain.cells, cells)
+    assert plain.spread is None  # only on request: the runtime's path skips it
     assert not np.allclose(plain.points, got.points)  # the NRM merge moved the points
 
 

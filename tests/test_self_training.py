@@ -69,9 +69,9 @@ def test_pseudo_labels_round_trip_through_targets_and_decode(tmp_path):
         back = geometry.apply(geometry.invert(item["matrix"].numpy()), geometry.from_normalized(norm[0], spec.input_size))
         np.testing.assert_allclose(back, teacher_points, atol=1e-3)
     # the confidence STC ranks by: exact targets, the neighbour votes agree; perturbed votes spread
-    np.testing.assert_allclose(decode_heads(heads, tables).spread, 0.0, atol=1e-6)
+    np.testing.assert_allclose(decode_heads(heads, tables, with_spread=True).spread, 0.0, atol=1e-6)
     noisy = {**heads, "nb_x": heads["nb_x"] + 0.5}
-    assert float(decode_heads(noisy, tables).spread.max()) > 0.05
+    assert float(decode_heads(noisy, tables, with_spread=True).spread.max()) > 0.05
 
 
 def _five_point_list(folder, count: int = 8, seed: int = 0):

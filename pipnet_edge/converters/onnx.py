@@ -18,7 +18,7 @@ from ..runtime.artifact import HEAD_NAMES, INPUT_NAME, METADATA_KEY
 
 __all__ = [
     "build_onnx_module", "save_onnx", "float_onnx_module", "export_onnx", "export_onnx_module", "fold_weight_quantization",
-    "activations_to_uint8",
+    "fold_constant_clips", "activations_to_uint8", "clips_to_quantized_domain",
 ]
 
 log = logging.getLogger("pipnet_edge.export")
@@ -43,11 +43,13 @@ def build_onnx_module(module: torch.nn.Module, input_size: int, slim: bool = Tru
         import onnxslim
 
         model = onnxslim.slim(model)
-    folded = fold_weight_quantization(model)
+    folded = fold_weight_quantization(model) + fold_constant_clips(model)
     if folded:
         log.info("stored %d quantized weight tensors as int8 initializers", folded)
         moved = activations_to_uint8(model)
         log.info("re-expressed %d activation zero points as uint8 (u8 activations / s8 weights)", moved)
+        clips = clips_to_quantized_domain(model)
+        log.info("moved %d activation clips (ReLU6) into the quantized domain", clips)
     return model
 
 
@@ -175,3 +177,100 @@ def activations_to_uint8(model) -> int:
     if changed:  # intermediate type annotations said int8; let the runtime infer them again
         del graph.value_info[:]
     return changed
+
+
+def _prune_initializers(graph) -> None:
+    used = {n for node in graph.node for n in node.input}
+    for t in [t for t in graph.initializer if t.name not in used]:
+        graph.initializer.remove(t)
+
+
+def fold_constant_clips(model) -> int:
+    """Replace ``Clip`` nodes whose inputs are all initializers by the tensor they compute.
+
+    The exporter leaves each per-channel weight quantization's range check as
+    ``Clip(int8 weights, -127, 127)`` on constants (onnxslim folds the rest). onnxruntime folds it
+    when a session starts, but OpenCV's DNN cannot read a Clip on constants at all; the values are
+    unchanged (``np.clip`` with the node's own bounds).
+    """
+    import numpy as np
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    keep, folded = [], 0
+    for node in graph.node:
+        if node.op_type == "Clip" and node.input and all(i in inits for i in node.input if i):
+            x = numpy_helper.to_array(inits[node.input[0]])
+            bound = [numpy_helper.to_array(inits[i]) if i else None for i in list(node.input[1:3]) + [""] * (3 - len(node.input))]
+            graph.initializer.append(numpy_helper.from_array(np.clip(x, bound[0], bound[1]).astype(x.dtype), node.output[0]))
+            folded += 1
+            continue
+        keep.append(node)
+    if folded:
+        del graph.node[:]
+        graph.node.extend(keep)
+        _prune_initializers(graph)
+    return folded
+
+
+def clips_to_quantized_domain(model) -> int:
+    """``DequantizeLinear(s, z) -> Clip(lo, hi) -> QuantizeLinear(s, z)`` becomes ``Clip(q(lo), q(hi))`` on the
+    quantized tensor itself: exactly the same values.
+
+    PT2E quantizes each convolution's output and gives the ReLU6 after it the same scale and zero
+    point, so the exported graph runs every ReLU6 in float between a dequantize and a quantize,
+    which onnxruntime cannot fuse (measured on the default model, 1 thread: 35 float Clips, 5.0 ms
+    vs 3.3 ms with the clip on the uint8 tensor, outputs bit-identical). With equal parameters,
+    ``Q(clip(DQ(q)))`` is ``q`` clamped to ``[z + round(lo / s), z + round(hi / s)]``, which is what
+    the new node computes.
+    """
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    consumers: dict[str, list] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+
+    def const(name: str):
+        return numpy_helper.to_array(inits[name]) if name in inits else None
+
+    replace: dict[int, object] = {}  # id(QuantizeLinear) -> new Clip
+    drop: set[int] = set()
+    for clip in graph.node:
+        if clip.op_type != "Clip" or len(clip.input) < 2 or clip.input[0] in inits:
+            continue
+        dq = producer.get(clip.input[0])
+        users = consumers.get(clip.output[0], [])
+        if dq is None or dq.op_type != "DequantizeLinear" or len(users) != 1 or users[0].op_type != "QuantizeLinear":
+            continue
+        q = users[0]
+        if len(consumers.get(dq.output[0], [])) != 1 or len(dq.input) < 3 or len(q.input) < 3:
+            continue
+        s1, z1, s2, z2 = const(dq.input[1]), const(dq.input[2]), const(q.input[1]), const(q.input[2])
+        if any(v is None for v in (s1, z1, s2, z2)) or s1.size != 1 or not (np.array_equal(s1, s2) and np.array_equal(z1, z2)):
+            continue
+        lo = const(clip.input[1]) if clip.input[1] else None
+        hi = const(clip.input[2]) if len(clip.input) > 2 and clip.input[2] else None
+        if (clip.input[1] and lo is None) or (len(clip.input) > 2 and clip.input[2] and hi is None):
+            continue
+        scale, zero, info = float(s1), int(z1), np.iinfo(z1.dtype)
+        qlo = info.min if lo is None else max(info.min, zero + int(np.rint(float(lo) / scale)))
+        qhi = info.max if hi is None else min(info.max, zero + int(np.rint(float(hi) / scale)))
+        names = (f"{clip.name}_qmin", f"{clip.name}_qmax")
+        for name, value in zip(names, (qlo, qhi)):
+            graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=z1.dtype), name))
+        replace[id(q)] = helper.make_node("Clip", [dq.input[0], *names], [q.output[0]], name=f"{clip.name}_quantized")
+        drop |= {id(dq), id(clip)}
+    if not replace:
+        return 0
+    nodes = [replace.get(id(n), n) for n in graph.node if id(n) not in drop]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    _prune_initializers(graph)
+    del graph.value_info[:]
+    return len(replace)

@@ -50,16 +50,17 @@ class Decoded:
         cells: ``(B, N)`` the peak's cell (flat index ``row * W + col`` into the score map).
         spread: ``(B, N)`` mean distance between each point's own estimate and its reverse neighbours'
             votes for it, as a fraction of the crop side (how much the NRM predictions agree; 0 for a
-            point no neighbour votes for).
+            point no neighbour votes for); ``None`` unless asked for (``with_spread=True``).
     """
 
     points: np.ndarray
     scores: np.ndarray
     cells: np.ndarray
-    spread: np.ndarray
+    spread: np.ndarray | None = None
 
 
-def decode_heads(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nrm: bool = True) -> Decoded:
+def decode_heads(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nrm: bool = True, *,
+                 with_spread: bool = False) -> Decoded:
     """Decode channels-last head outputs to landmarks.
 
     Args:
@@ -68,6 +69,8 @@ def decode_heads(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nr
         tables: neighbour tables of the model.
         use_nrm: average each point with its reverse neighbours' predictions (the paper's
             NRM merge); ``False`` gives the plain argmax + offset result.
+        with_spread: also measure how far the neighbours' votes lie from each point's own estimate
+            (:attr:`Decoded.spread`, the confidence self-training ranks faces by; off on the runtime's path).
 
     Raises:
         InputError: missing heads or shapes that do not fit together.
@@ -99,9 +102,11 @@ def decode_heads(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nr
     # NRM votes: where point i's cell says its neighbour j is, gathered per target point (B, N, R)
     gx = ((cx[..., None] + nbx) / w)[:, tables.src_point, tables.src_slot]
     gy = ((cy[..., None] + nby) / h)[:, tables.src_point, tables.src_slot]
-    dist = np.hypot(gx - px[..., None], gy - py[..., None]) * tables.valid
-    votes = tables.valid.sum(-1)
-    spread = np.where(votes > 0, dist.sum(-1) / np.maximum(votes, 1.0), 0.0).astype(np.float32)
+    spread = None
+    if with_spread:
+        dist = np.hypot(gx - px[..., None], gy - py[..., None]) * tables.valid
+        votes = tables.valid.sum(-1)
+        spread = np.where(votes > 0, dist.sum(-1) / np.maximum(votes, 1.0), 0.0).astype(np.float32)
     if use_nrm:
         points = np.stack([((gx * tables.valid).sum(-1) + px) / tables.count,
                            ((gy * tables.valid).sum(-1) + py) / tables.count], axis=-1)

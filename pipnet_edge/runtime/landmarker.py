@@ -339,7 +339,7 @@ class Landmarker:
         return box_regions(found.boxes, rule, rolls)
 
     # ------------------------------------------------------------------ core
-    def predict_crops(self, crops: np.ndarray, *, timing: dict[str, float] | None = None) -> Decoded:
+    def predict_crops(self, crops: np.ndarray, *, timing: dict[str, float] | None = None, with_spread: bool = False) -> Decoded:
         """Run the model and the decode on ``(B, S, S, 3)`` RGB crops: the one path from crops to points.
 
         :meth:`detect` and the video modes call it after cropping; evaluation, parity reports, export
@@ -348,6 +348,7 @@ class Landmarker:
         Args:
             crops: ``(B, S, S, 3)`` RGB pixels (uint8, or float in [0, 255]), ``S`` the model's input size.
             timing: if given, ``"model_ms"`` and ``"decode_ms"`` are added to it (milliseconds).
+            with_spread: also return the NRM spread of every point (:attr:`Decoded.spread`).
 
         Returns:
             :class:`~pipnet_edge.runtime.decode.Decoded`: normalised crop points ``(B, N, 2)``, heatmap peaks,
@@ -363,7 +364,7 @@ class Landmarker:
         t0 = time.perf_counter()
         heads = self.backend.run(crops)
         t1 = time.perf_counter()
-        out = decode_heads(heads, self.tables, use_nrm=self.options.use_nrm)
+        out = decode_heads(heads, self.tables, use_nrm=self.options.use_nrm, with_spread=with_spread)
         if timing is not None:
             _add_ms(timing, "model_ms", t0, t1)
             _add_ms(timing, "decode_ms", t1, time.perf_counter())

@@ -86,7 +86,7 @@ def predict_pseudo_labels(predictor, records: Sequence[FaceRecord], keys: Sequen
     points, peaks, spreads = [], [], []
     for i in it:
         crops, mats = read_face_crops(records[i : i + batch_size], spec)
-        out = predictor.predict_crops(crops)
+        out = predictor.predict_crops(crops, with_spread=True)
         points.append(to_image(out.points, mats, spec.input_size))
         peaks.append(out.scores.mean(-1))
         spreads.append(out.spread.mean(-1))
