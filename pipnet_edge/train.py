@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "default default-float)")
     p.add_argument("--distill-weight", type=float, default=0.5, help="loss = (1 - w) * ground truth + w * teacher")
     p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning of --init")
+    p.add_argument("--qat-scheme", choices=["relu6", "shared"], default="relu6",
+                   help="QAT: ReLU6 fused into the convolution before it (relu6, default) or sharing its grid "
+                        "(shared: litert-torch's own annotation, what models before 2026-11-30 used)")
     u = p.add_argument_group("self-training on unlabelled faces (see pipnet_edge.training.self_training)")
     u.add_argument("--unlabelled", help="MTFL-style five-point list (path x1..x5 y1..y5); its held-out 1,000 are never used")
     u.add_argument("--curriculum", default="none", choices=["none", "stc"],
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         crop_scale=args.crop_scale, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_steps=tuple(args.lr_steps), lr_gamma=args.lr_gamma, workers=args.workers, seed=args.seed,
         deterministic=args.deterministic, val_data=args.val_data, val_fraction=args.val_fraction, val_every=args.val_every, resume=args.resume,
-        max_steps=args.max_steps, teacher=args.teacher, distill_weight=args.distill_weight, qat=args.qat, device=args.device, threads=args.threads, bf16=args.bf16, progress=not args.no_progress,
+        max_steps=args.max_steps, teacher=args.teacher, distill_weight=args.distill_weight, qat=args.qat, qat_scheme=args.qat_scheme, device=args.device, threads=args.threads, bf16=args.bf16, progress=not args.no_progress,
         augment={"lowres_prob": args.lowres_prob} if args.lowres_prob else {},
         unlabelled=args.unlabelled, unlabelled_ratio=args.unlabelled_ratio, unlabelled_weight=args.unlabelled_weight,
         rounds=args.rounds, curriculum=args.curriculum, curriculum_start=args.curriculum_start, confidence=args.confidence,

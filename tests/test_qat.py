@@ -78,3 +78,45 @@ def test_qat_prepare_calibrate_round_trip_and_convert(tmp_path):
         # same int8 grid; BN is re-folded and weights re-rounded at conversion, so allow ~1-2 steps on average
         assert float((a - b).abs().mean()) <= 3 * lsb, "converted Q/DQ graph must match the fake-quant model"
         assert float((a - b).abs().max()) <= 16 * lsb
+
+
+@pytest.mark.parametrize("qat", [True, False])
+def test_relu6_is_fused_into_the_convolution_before_it(qat):
+    """With the "relu6" scheme each conv(+BN) + ReLU6 has ONE activation grid, on ReLU6's output: after
+    calibration its range starts at 0 (the "shared" scheme's grid also spans the negative conv outputs)."""
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, prepare_qat_pt2e
+
+    from pipnet_edge.quantization.quantizer import capture, fuse_relu6_annotations, make_quantizer
+
+    model = _float_model().eval()
+    ranges = {}
+    for scheme in ("shared", "relu6"):
+        gm = capture(model, train=qat)
+        gm = (prepare_qat_pt2e if qat else prepare_pt2e)(gm, make_quantizer(qat=qat, scheme=scheme))
+        with torch.no_grad():
+            gm(torch.rand(4, 64, 64, 3) * 255)
+        observers = [m for m in gm.modules() if hasattr(m, "min_val") and m.min_val.numel() == 1]
+        ranges[scheme] = sorted(float(m.min_val) for m in observers)
+    # the five backbone blocks: "shared" observes conv outputs (negative minima), "relu6" ReLU6 outputs (>= 0)
+    assert sum(v < -1e-6 for v in ranges["shared"]) > sum(v < -1e-6 for v in ranges["relu6"])
+    gm = capture(model, train=qat)
+    make_quantizer(qat=qat, scheme="relu6").annotate(gm)  # annotate() runs the fusion once ...
+    assert fuse_relu6_annotations(gm) == 0  # ... so a second pass finds nothing left to fuse
+
+
+def test_qat_file_records_its_scheme_and_old_files_load_as_shared(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from pipnet_edge.quantization import QATModel
+
+    qm = QATModel.prepare(_float_model())
+    assert qm.scheme == "relu6"
+    path = qm.save(tmp_path / "q.safetensors")
+    assert QATModel.load(path).scheme == "relu6"
+    legacy = QATModel.prepare(_float_model(), scheme="shared")
+    old = legacy.save(tmp_path / "old.safetensors")
+    with safe_open(str(old), framework="pt") as f:
+        meta = {k: v for k, v in (f.metadata() or {}).items() if k != "activation_scheme"}
+    save_file(load_file(str(old)), str(old), metadata=meta)  # as written before the scheme was recorded
+    assert QATModel.load(old).scheme == "shared"

@@ -16,7 +16,7 @@ import torch
 from ..errors import ExportError
 from ..models.pipnet import PIPNet
 from .qat_model import QATModel
-from .quantizer import capture, make_quantizer
+from .quantizer import DEFAULT_SCHEME, capture, make_quantizer
 
 if TYPE_CHECKING:
     from ..calibration import CalibrationSet
@@ -41,7 +41,7 @@ def quantize_model(source, calib: "CalibrationSet | None") -> QuantizedGraph:
 
     if isinstance(source, QATModel):
         log.info("INT8 from the QAT model's learned quantization (no re-calibration)")
-        return QuantizedGraph(source.convert(), make_quantizer(qat=True), source.spec, {"method": "qat"})
+        return QuantizedGraph(source.convert(), source.quantizer(), source.spec, {"method": "qat", "activation_scheme": source.scheme})
     if not isinstance(source, PIPNet):
         raise ExportError(f"cannot quantize a {type(source).__name__}")
     if calib is None:
@@ -56,4 +56,4 @@ def quantize_model(source, calib: "CalibrationSet | None") -> QuantizedGraph:
             gm(torch.from_numpy(batch).float())
     qm = convert_pt2e(gm, fold_quantize=False)
     move_exported_model_to_eval(qm)
-    return QuantizedGraph(qm, quantizer, source.spec, {"method": "ptq", "calibration": calib.info})
+    return QuantizedGraph(qm, quantizer, source.spec, {"method": "ptq", "activation_scheme": DEFAULT_SCHEME, "calibration": calib.info})

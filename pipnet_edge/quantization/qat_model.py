@@ -21,7 +21,7 @@ from ..errors import ModelLoadError
 from ..models.edge import nhwc_to_nchw
 from ..models.pipnet import PIPNet, create_model
 from ..spec import ModelSpec
-from .quantizer import capture, make_quantizer
+from .quantizer import ACTIVATION_SCHEMES, DEFAULT_SCHEME, LEGACY_SCHEME, capture, make_quantizer
 
 __all__ = ["QATModel", "is_qat_file", "QAT_FORMAT"]
 
@@ -36,18 +36,23 @@ class QATModel:
 
     takes_raw_pixels = True
 
-    def __init__(self, graph: torch.fx.GraphModule, spec: ModelSpec) -> None:
+    def __init__(self, graph: torch.fx.GraphModule, spec: ModelSpec, scheme: str = DEFAULT_SCHEME) -> None:
         self.graph = graph
         self.spec = spec
+        self.scheme = scheme  # how activations after a convolution are quantized (quantizer.ACTIVATION_SCHEMES)
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def prepare(cls, float_model: PIPNet, example_batch: int = 2) -> "QATModel":
+    def prepare(cls, float_model: PIPNet, example_batch: int = 2, scheme: str = DEFAULT_SCHEME) -> "QATModel":
         from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
         gm = capture(float_model.cpu().float(), example_batch)
-        gm = prepare_qat_pt2e(gm, make_quantizer(qat=True))
-        return cls(gm, float_model.spec)
+        gm = prepare_qat_pt2e(gm, make_quantizer(qat=True, scheme=scheme))
+        return cls(gm, float_model.spec, scheme)
+
+    def quantizer(self):
+        """The quantizer this model was prepared with (the converters need the same one)."""
+        return make_quantizer(qat=True, scheme=self.scheme)
 
     # ------------------------------------------------------------------ running
     def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -122,7 +127,8 @@ class QATModel:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.contiguous() for k, v in self.qat_state().items()}
-        save_file(state, str(path), metadata={"pipnet_edge.spec": self.spec.to_json(), "format": QAT_FORMAT})
+        save_file(state, str(path), metadata={"pipnet_edge.spec": self.spec.to_json(), "format": QAT_FORMAT,
+                                              "activation_scheme": self.scheme})
         return path
 
     @classmethod
@@ -143,7 +149,10 @@ class QATModel:
         if meta.get("format") != QAT_FORMAT:
             raise ModelLoadError(f"{path} is not a pipnet-edge QAT model (format {meta.get('format')!r})")
         spec = ModelSpec.from_json(meta["pipnet_edge.spec"])
-        model = cls.prepare(create_model(spec))
+        scheme = meta.get("activation_scheme", LEGACY_SCHEME)  # files from before the scheme was recorded
+        if scheme not in ACTIVATION_SCHEMES:
+            raise ModelLoadError(f"{path}: unknown activation scheme {scheme!r}; is it from a newer pipnet-edge?")
+        model = cls.prepare(create_model(spec), scheme=scheme)
         model.load_qat_state(state)
         return model.eval()
 

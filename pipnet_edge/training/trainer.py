@@ -66,6 +66,7 @@ class TrainConfig:
     resume: str | None = None
     max_steps: int | None = None  # stop early (tests, smoke runs)
     qat: bool = False
+    qat_scheme: str = "relu6"  # quantization.quantizer.ACTIVATION_SCHEMES
     device: str = "auto"
     bf16: bool = False  # bfloat16 autocast (about 1.7x faster on CPUs with AVX-512 BF16)
     threads: int | None = None
@@ -255,7 +256,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
             from ..models.checkpoint import load_model
 
             float_model = load_model(cfg.init)
-        model = QATModel.prepare(float_model, example_batch=2)
+        model = QATModel.prepare(float_model, example_batch=2, scheme=cfg.qat_scheme)
         if state is not None:
             model.load_qat_state(state["model"])
         else:  # start from calibrated ranges rather than the observers' empty state
