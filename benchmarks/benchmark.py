@@ -187,7 +187,10 @@ def main(argv=None) -> int:
         from reference_int8 import build_references  # a sibling module
 
         print(f"building the runtimes' own INT8 references (calibration: {args.references}) ...", flush=True)
-        for ref in build_references(paths, args.references, 64, Path(args.out) / "reference_int8"):
+        import tempfile
+
+        ref_dir = Path(tempfile.mkdtemp(prefix="pipnet-edge-int8-references-"))  # model files, not results: not kept
+        for ref in build_references(paths, args.references, 64, ref_dir):
             kinds[ref] = "reference"
     rows = []
     overhead: dict[str, dict] = {}  # per input size: the crop, decode and warp costs depend on the model

@@ -21,11 +21,13 @@ from pipnet_edge.evaluation import open_predictor, predict_faces  # noqa: E402
 from pipnet_edge.metrics import summarize  # noqa: E402
 
 FACES = 24
-INT8_NME_BOUND = 0.30  # % NME over float on these faces (measured +0.08 on the 554 test faces)
-INT8_AGREEMENT_PX = {"onnx-int8": 0.5, "openvino-int8": 2.0}  # mean px from the tflite-int8 points
-# onnxruntime and TFLite agree to 0.17 px on these faces. OpenVINO runs the same QDQ graph with its own
-# low-precision transformations and lands 1.26 px (f32 hint) / 1.54 px (default) away at the same NME:
-# a known gap, bounded here so that it cannot silently grow.
+INT8_NME_BOUND = 0.30  # % NME over float on these faces (measured +0.006 on the 554 test faces, tflite-int8)
+INT8_AGREEMENT_PX = {"onnx-int8": 1.0, "openvino-int8": 2.0}  # mean px from the tflite-int8 points
+# With ReLU6 fused into its convolution (the QAT scheme since 2026-11-30) onnxruntime and TFLite land 0.64 px apart
+# on these faces (0.45 px on the 554 test faces; 0.17 px with the older shared-grid scheme, whose INT8 cost was
+# +0.08 NME instead of +0.01). OpenVINO runs the same QDQ graph with its own low-precision transformations and lands
+# 1.11 px (1.04 px with the f32 hint) from TFLite on the test faces at the same NME: a known gap (issue 15), bounded
+# here so that it cannot silently grow. `python benchmarks/int8_agreement.py --artifacts exports/` measures all of it.
 
 
 @pytest.fixture(scope="module")

@@ -110,7 +110,7 @@ TARGETS: dict[str, Target] = {
         Target("onnx", "onnx", "fp32", ("float32",), "onnxruntime", "float32 ONNX (opset 18), simplified with onnxslim",
                _build_onnx),
         Target("onnx-int8", "onnx", "int8", ("float32",), "onnxruntime",
-               "INT8 QDQ ONNX: int8 per-channel weights, int8 activations", _build_onnx),
+               "INT8 QDQ ONNX: int8 per-channel weights, uint8 activations (ReLU6 in the quantized domain)", _build_onnx),
         Target("openvino", "openvino", "fp32", ("float32",), "openvino", "OpenVINO IR, FP32 weights", _build_openvino),
         Target("openvino-fp16", "openvino", "fp16", ("float32",), "openvino", "OpenVINO IR, FP16-compressed weights",
                _build_openvino),
