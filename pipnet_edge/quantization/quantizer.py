@@ -46,7 +46,7 @@ def patch_litert_qat() -> None:
 
 # how activations after a convolution are quantized:
 # "shared"   litert-torch's own: the convolution's output is quantized and the ReLU6 after it shares
-#            that grid, so the grid spans the negative values ReLU6 then drops (a third to half of
+#            that grid, so the grid spans the negative values ReLU6 then drops (13-57 % of
 #            the 256 levels, measured on the default model) and every exported graph keeps a clip
 #            between a dequantize and a quantize;
 # "relu6"    ReLU6 fused into the convolution as litert-torch fuses ReLU: one grid, on ReLU6's output
