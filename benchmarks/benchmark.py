@@ -40,7 +40,7 @@ from pipnet_edge.runtime.artifact import ARTIFACT_SUFFIXES, artifact_size
 from pipnet_edge.schemes import get_scheme
 
 
-def bench_artifact(path: Path, records, runs: int, overhead: dict[str, dict]) -> dict:
+def bench_artifact(path: Path, records, runs: int, overhead: dict[str, dict], backend: str = "auto") -> dict:
     """An artifact's row: the model call timed on the first face's crop at 1 and 2 threads, NME on all faces.
 
     The model and decode times come from the runtime's own stage timing
@@ -50,7 +50,7 @@ def bench_artifact(path: Path, records, runs: int, overhead: dict[str, dict]) ->
     """
     row: dict = {"artifact": path.name, "size_mb": round(artifact_size(path) / 1e6, 2)}
     for threads in (1, 2):
-        pred = open_predictor(path, num_threads=threads)
+        pred = open_predictor(path, backend, num_threads=threads)
         crops, _ = read_face_crops(records[:1], pred.spec)
         t = time_calls(lambda timing, pred=pred, crops=crops: pred.predict_crops(crops, timing=timing), runs, stages=True)
         row[f"ms_{threads}t"] = round(t.stages["model_ms"].median_ms, 3)
@@ -63,7 +63,7 @@ def bench_artifact(path: Path, records, runs: int, overhead: dict[str, dict]) ->
         gc.collect()
     row["backend"] = backend
     row["precision"] = info.precision
-    pred = open_predictor(path, num_threads=1)
+    pred = open_predictor(path, backend, num_threads=1)
     t0 = time.time()
     p = predict_faces(pred, records)
     s = summarize(p.points, p.truth, pred.spec.scheme)
@@ -112,7 +112,7 @@ def reference_ratios(rows: list[dict]) -> list[str]:
     pairs = {"onnx-int8": "onnx-int8-ort.onnx", "openvino-int8": "openvino-int8-nncf.xml"}
     lines = []
     for r in rows:
-        if r.get("kind") != "ours":
+        if r.get("kind") != "ours" or r["backend"] not in ("onnxruntime", "openvino"):  # the runtime of the pair
             continue
         stem, target = r["artifact"].rsplit(".", 1)[0].rsplit("_", 1)
         ref = refs.get(f"{stem}_{pairs.get(target, '')}")
@@ -133,7 +133,7 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    markers = {"tflite": "o", "onnxruntime": "s", "openvino": "^"}
+    markers = {"tflite": "o", "onnxruntime": "s", "openvino": "^", "opencv": "D"}
     ours = sorted({r["artifact"].rsplit("_", 1)[0] for r in rows if r.get("kind", "ours") in ("ours", "reference")})
     colours = dict(zip(ours, plt.get_cmap("tab10").colors))
     peer_colours = iter(["black", "dimgray", "darkred", "purple"])
@@ -147,7 +147,7 @@ def plot(rows: list[dict], path: Path) -> None:
             style, name = {"marker": "X", "color": next(peer_colours), "s": 90}, f"peer: {r['artifact'].split(' (')[0]}"
         ax.scatter(r["ms_1t"], r["nme"], label=f"{name}: {r['ms_1t']:.2f} ms, {r['nme']:.3f} %", **style)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              title="o tflite, s onnxruntime, ^ openvino, X peers", title_fontsize=8)
+              title="o tflite, s onnxruntime, ^ openvino, D opencv, X peers", title_fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("latency per face, 1 thread (ms, log scale)")
     ax.set_ylabel("NME % (300W common, inter-ocular)")
@@ -168,6 +168,7 @@ def main(argv=None) -> int:
     p.add_argument("--replot", action="store_true", help="only redraw the plot from OUT/results.json")
     p.add_argument("--references", metavar="CALIB", help="also build and time the runtimes' own INT8 quantization of "
                    "our float ONNX / OpenVINO artifacts, calibrated on these training faces (reference_int8.py)")
+    p.add_argument("--opencv", action="store_true", help="also run every .onnx artifact on OpenCV's DNN (backend='opencv')")
     p.add_argument("--peers", nargs="*", default=["dlib", "mediapipe"],
                    help="peer landmarkers to measure beside ours (default: dlib mediapipe; none: --peers)")
     args = p.parse_args(argv)
@@ -182,7 +183,9 @@ def main(argv=None) -> int:
     records = load_faces(args.data)
     if args.limit:
         records = records[: args.limit]
-    kinds = {path: "ours" for path in paths}
+    kinds = {(path, "auto"): "ours" for path in paths}
+    if args.opencv:  # every .onnx artifact once more on OpenCV's DNN
+        kinds.update({(path, "opencv"): "ours" for path in paths if path.suffix == ".onnx"})
     if args.references:
         from reference_int8 import build_references  # a sibling module
 
@@ -191,12 +194,12 @@ def main(argv=None) -> int:
 
         ref_dir = Path(tempfile.mkdtemp(prefix="pipnet-edge-int8-references-"))  # model files, not results: not kept
         for ref in build_references(paths, args.references, 64, ref_dir):
-            kinds[ref] = "reference"
+            kinds[(ref, "auto")] = "reference"
     rows = []
     overhead: dict[str, dict] = {}  # per input size: the crop, decode and warp costs depend on the model
-    for path, kind in kinds.items():
-        print(f"benchmarking {path.name} ...", flush=True)
-        rows.append(bench_artifact(path, records, args.runs, overhead))
+    for (path, backend), kind in kinds.items():
+        print(f"benchmarking {path.name} [{backend}] ...", flush=True)
+        rows.append(bench_artifact(path, records, args.runs, overhead, backend))
         rows[-1]["kind"] = kind
         gc.collect()  # close this artifact's runtime before timing the next
         print("  ", json.dumps(rows[-1]), flush=True)

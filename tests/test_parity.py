@@ -53,6 +53,9 @@ def setup(train_dir, tmp_path_factory):
 
     ref = predict_faces(torch_predictor(float_model, "torch float"), records)
     preds = {t: predict_faces(open_predictor(p), records) for t, p in paths.items()}
+    # the same float and INT8 ONNX files on OpenCV's DNN (nothing but OpenCV installed on a device)
+    for t in ("onnx", "onnx-int8"):
+        preds[f"{t}-opencv"] = predict_faces(open_predictor(paths[t], "opencv", num_threads=1), records)
     return records, ref, preds, float_model.spec.scheme
 
 
@@ -79,3 +82,15 @@ def test_int8_runtimes_agree(setup, target):
     records, _, preds, _ = setup
     a, b = preds["tflite-int8"].points, preds[target].points
     assert np.linalg.norm(a - b, axis=-1).mean() < INT8_AGREEMENT_PX[target], worst_difference(a, b, [r.name for r in records], f"{target} vs tflite-int8")
+
+
+@pytest.mark.parametrize("target", ["onnx", "onnx-int8"])
+def test_opencv_dnn_matches_onnxruntime(setup, target):
+    """backend="opencv" runs the float and the INT8 ONNX of the bundled default model at onnxruntime's NME (+-0.02)."""
+    records, _, preds, scheme = setup
+    nme_ort = summarize(preds[target].points, preds[target].truth, scheme).nme
+    nme_cv = summarize(preds[f"{target}-opencv"].points, preds[target].truth, scheme).nme
+    assert abs(nme_cv - nme_ort) < 0.02, (
+        f"{target}: OpenCV NME {nme_cv:.4f} % vs onnxruntime {nme_ort:.4f} %; "
+        + worst_difference(preds[target].points, preds[f"{target}-opencv"].points, [r.name for r in records], f"{target} opencv vs onnxruntime")
+    )

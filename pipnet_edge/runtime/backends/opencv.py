@@ -1,11 +1,12 @@
 """OpenCV DNN backend for ``.onnx`` artifacts: runs a model with nothing but OpenCV, a core dependency.
 
 ``Landmarker("model.onnx", backend="opencv")``. Float ONNX artifacts run and match onnxruntime to
-about 1e-6 in the head outputs. OpenCV 4.14's ONNX importer cannot read our INT8 (QDQ) ONNX: it
-rejects the ReLU6 clips that the export runs on the uint8 tensors (its Clip layer reads uint8
-bounds above 127 as negative: "minValue <= maxValue"), and loading one raises a ``ModelLoadError``
-that says to use onnxruntime. (With the clips left in float, OpenCV 4.14 ran the INT8 ONNX at
-about 20 ms per face on this machine, where onnxruntime takes 3.4 ms: no reason to prefer it.)
+about 1e-6 in the head outputs; INT8 (QDQ) ONNX artifacts quantized with ReLU6 fused into its
+convolution (the QAT scheme since 2026-11-30) run at onnxruntime's NME (within 0.01 on the 554 test
+faces), but 7-8x slower than onnxruntime and no faster than OpenCV's own float path. OpenCV 4.14 cannot read INT8 ONNX made with the older
+shared-grid scheme: their ReLU6 clips run on the uint8 tensors and its Clip layer reads uint8 bounds above
+127 as negative ("minValue <= maxValue"); loading one raises a ``ModelLoadError`` that says to use
+onnxruntime.
 """
 
 from __future__ import annotations
