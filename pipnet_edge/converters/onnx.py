@@ -84,6 +84,28 @@ def export_onnx(model, path: Path, metadata: str) -> Path:
     return export_onnx_module(float_onnx_module(model), path, model.spec.input_size, metadata)
 
 
+def _fold_constant_nodes(model, compute) -> int:
+    """Replace every node for which ``compute(node, initializers)`` returns an array by that array (an initializer
+    under the node's output name); the initializers nothing reads any more are dropped. Returns how many were folded."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    keep, folded = [], 0
+    for node in graph.node:
+        value = compute(node, inits)
+        if value is None:
+            keep.append(node)
+            continue
+        graph.initializer.append(numpy_helper.from_array(value, node.output[0]))
+        folded += 1
+    if folded:
+        del graph.node[:]
+        graph.node.extend(keep)
+        _prune_initializers(graph)
+    return folded
+
+
 def fold_weight_quantization(model) -> int:
     """Replace ``QuantizeLinear(float initializer)`` by the int8 initializer it computes.
 
@@ -94,40 +116,24 @@ def fold_weight_quantization(model) -> int:
     import numpy as np
     from onnx import numpy_helper
 
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    consumers: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers[name] = consumers.get(name, 0) + 1
-    keep, folded = [], 0
-    for node in graph.node:
-        if node.op_type == "QuantizeLinear" and len(node.input) >= 3 and all(n in inits for n in node.input[:3]):
-            w = numpy_helper.to_array(inits[node.input[0]]).astype(np.float64)
-            scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
-            zp_arr = numpy_helper.to_array(inits[node.input[2]])
-            axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
-            if scale.ndim == 1 and scale.size > 1:
-                shape = [1] * w.ndim
-                shape[axis] = scale.size
-                scale = scale.reshape(shape)
-                zp = zp_arr.astype(np.float64).reshape(shape)
-            else:
-                zp = zp_arr.astype(np.float64)
-            info = np.iinfo(zp_arr.dtype)
-            q = np.clip(np.rint(w / scale) + zp, info.min, info.max).astype(zp_arr.dtype)
-            graph.initializer.append(numpy_helper.from_array(q, node.output[0]))
-            folded += 1
-            continue
-        keep.append(node)
-    if folded:
-        del graph.node[:]
-        graph.node.extend(keep)
-        used = {n for node in graph.node for n in node.input}
-        unused = [t for t in graph.initializer if t.name not in used]
-        for t in unused:
-            graph.initializer.remove(t)
-    return folded
+    def quantized(node, inits):
+        if node.op_type != "QuantizeLinear" or len(node.input) < 3 or not all(n in inits for n in node.input[:3]):
+            return None
+        w = numpy_helper.to_array(inits[node.input[0]]).astype(np.float64)
+        scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
+        zp_arr = numpy_helper.to_array(inits[node.input[2]])
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        if scale.ndim == 1 and scale.size > 1:
+            shape = [1] * w.ndim
+            shape[axis] = scale.size
+            scale = scale.reshape(shape)
+            zp = zp_arr.astype(np.float64).reshape(shape)
+        else:
+            zp = zp_arr.astype(np.float64)
+        info = np.iinfo(zp_arr.dtype)
+        return np.clip(np.rint(w / scale) + zp, info.min, info.max).astype(zp_arr.dtype)
+
+    return _fold_constant_nodes(model, quantized)
 
 
 def activations_to_uint8(model) -> int:
@@ -196,22 +202,14 @@ def fold_constant_clips(model) -> int:
     import numpy as np
     from onnx import numpy_helper
 
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    keep, folded = [], 0
-    for node in graph.node:
-        if node.op_type == "Clip" and node.input and all(i in inits for i in node.input if i):
-            x = numpy_helper.to_array(inits[node.input[0]])
-            bound = [numpy_helper.to_array(inits[i]) if i else None for i in list(node.input[1:3]) + [""] * (3 - len(node.input))]
-            graph.initializer.append(numpy_helper.from_array(np.clip(x, bound[0], bound[1]).astype(x.dtype), node.output[0]))
-            folded += 1
-            continue
-        keep.append(node)
-    if folded:
-        del graph.node[:]
-        graph.node.extend(keep)
-        _prune_initializers(graph)
-    return folded
+    def clipped(node, inits):
+        if node.op_type != "Clip" or not node.input or not all(i in inits for i in node.input if i):
+            return None
+        x = numpy_helper.to_array(inits[node.input[0]])
+        bound = [numpy_helper.to_array(inits[i]) if i else None for i in list(node.input[1:3]) + [""] * (3 - len(node.input))]
+        return np.clip(x, bound[0], bound[1]).astype(x.dtype)
+
+    return _fold_constant_nodes(model, clipped)
 
 
 def clips_to_quantized_domain(model) -> int:
