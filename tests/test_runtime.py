@@ -174,3 +174,28 @@ def test_tflite_graph_that_cannot_resize_its_batch_runs_faces_one_at_a_time(tmp_
     assert lm.backend._per_image, "this graph was expected to reject a batch of 3"
     for a, b in zip(many, one):
         np.testing.assert_array_equal(a.points, b.points)
+
+
+def test_opencv_only_device_reads_and_runs_the_onnx(artifacts):
+    """With neither onnxruntime nor onnx installed, the metadata is still read (straight off the protobuf fields)
+    and OpenCV's DNN runs the model: a device needs nothing but OpenCV for .onnx."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import sys, importlib.abc
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in ("torch", "onnx", "onnxruntime", "openvino"):
+                    raise ImportError(f"blocked: {{name}}")
+        sys.meta_path.insert(0, Block())
+        import numpy as np
+        from pipnet_edge.runtime import Landmarker
+        lm = Landmarker({str(artifacts["onnx"])!r}, backend="opencv", detector=None)
+        pts = lm.detect(np.full((80, 80, 3), 128, np.uint8), [[10, 10, 70, 70]]).points
+        print("OK", pts.shape)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "OK (1, 68, 2)" in r.stdout

@@ -21,7 +21,7 @@ Converters write it, the runtime and evaluation read it; nothing here needs torc
   TFLite by its ``TFL3`` file identifier, ONNX as a protobuf ``ModelProto``, OpenVINO IR as a
   ``(xml_bytes, bin_bytes)`` pair. The metadata readers take a path or such content.
 
-Reading needs nothing beyond the standard library (and onnxruntime or onnx for ``.onnx``).
+Reading needs nothing beyond the standard library, for every format.
 """
 
 from __future__ import annotations
@@ -104,30 +104,20 @@ def _subject(src: Path | ModelContent) -> tuple[str, str]:
 
 
 def _read_onnx(src: Path | bytes) -> str | None:
+    """The metadata entry of an ONNX ``ModelProto``, read off its protobuf fields: no onnxruntime, onnx or model
+    load needed (OpenCV-only devices read it too, and the backend then loads the model once)."""
     what, be = _subject(src)
+    data = src.read_bytes() if isinstance(src, Path) else src
     try:
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        sess = ort.InferenceSession(str(src) if isinstance(src, Path) else src, so, providers=["CPUExecutionProvider"])
-        return sess.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    except ImportError:
-        pass
-    except Exception as exc:
+        for number, value in _protobuf_fields(data):
+            if number != 14:  # ModelProto.metadata_props: StringStringEntryProto {1: key, 2: value}
+                continue
+            entry = dict(_protobuf_fields(value))
+            if entry.get(1, b"").decode("utf-8", "replace") == METADATA_KEY:
+                return entry.get(2, b"").decode("utf-8")
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{what} {be} not a loadable ONNX model: {exc}") from None
-    try:
-        import onnx
-    except ImportError:
-        raise ModelLoadError("reading .onnx metadata needs onnxruntime or onnx: pip install 'pipnet-edge[onnxruntime]'") from None
-    try:
-        if isinstance(src, Path):
-            model = onnx.load(str(src), load_external_data=False)
-        else:
-            model = onnx.load_model_from_string(src)
-    except Exception as exc:
-        raise ModelLoadError(f"{what} {be} not a loadable ONNX model: {exc}") from None
-    return next((p.value for p in model.metadata_props if p.key == METADATA_KEY), None)
+    return None
 
 
 def _read_openvino(src: Path | tuple[bytes, bytes]) -> str | None:
@@ -270,6 +260,30 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
             return value, pos
         shift += 7
     raise ValueError("varint too long")
+
+
+def _protobuf_fields(data: bytes):
+    """``(field number, value)`` of each top-level protobuf field: ``int`` for varints, ``bytes`` for
+    length-delimited fields; fixed-width fields are skipped. ``IndexError`` when a field runs past the end."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise IndexError(f"field {number} runs past the end (truncated?)")
+            value, pos = data[pos : pos + length], pos + length
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+            if pos > len(data):
+                raise IndexError(f"field {number} runs past the end (truncated?)")
+            continue
+        else:
+            raise ValueError(f"protobuf wire type {wire} of field {number} is not valid here")
+        yield number, value
 
 
 def _looks_like_onnx(data: bytes) -> bool:

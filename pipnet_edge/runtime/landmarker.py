@@ -60,7 +60,7 @@ class LandmarkerOptions:
             content, or OpenVINO IR as ``(xml_bytes, bin_bytes)``; :attr:`Landmarker.path` is then a
             placeholder such as ``<bytes 4821944 B, tflite>``.
         backend: ``"auto"`` (by file type), ``"tflite"``, ``"onnxruntime"``, ``"openvino"``, or ``"opencv"``
-            (OpenCV's DNN for float ``.onnx``: nothing else installed).
+            (OpenCV's DNN for ``.onnx``, float or INT8: nothing else installed, but slower than onnxruntime).
         num_threads: CPU threads for the model and the detector (``None``: backend default; TFLite uses 1).
         delegate: TFLite external delegate, a ``.so`` path (e.g. an NPU vendor's) or a loaded delegate.
         device: OpenVINO device (``"CPU"``, ``"GPU"``, ``"NPU"``) or onnxruntime providers list.

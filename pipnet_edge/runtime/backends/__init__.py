@@ -6,7 +6,7 @@ backend    files       package
 tflite     .tflite     ai-edge-litert (or tflite-runtime, or tensorflow.lite)
 onnxruntime .onnx      onnxruntime
 openvino   .xml        openvino
-opencv     .onnx       OpenCV's DNN (a core dependency; float ONNX only for now)
+opencv     .onnx       OpenCV's DNN (a core dependency: nothing else to install)
 ========== =========== ======================================================
 
 Every backend also opens a model held in memory (``content=``: a ``.tflite`` / ``.onnx`` file's

@@ -33,7 +33,8 @@ class OpenCVBackend(Backend):
         except cv2.error as exc:
             lines = [ln.lstrip("> ").strip() for ln in str(exc).strip().splitlines()]
             reason = next((ln for ln in lines if ln.startswith("Node")), lines[0] if lines else "unknown error")[:200]
-            hint = " (OpenCV's DNN does not read INT8 QDQ ONNX; use backend='onnxruntime')" if info.precision == "int8" else ""
+            hint = (" (OpenCV's DNN does not read INT8 ONNX exported before 2026-11-30, with the older QAT scheme; "
+                    "use backend='onnxruntime' or export it again)") if info.precision == "int8" else ""
             raise ModelLoadError(f"OpenCV's DNN cannot load {path}{hint}: {reason}") from None
         if self.net.empty():
             raise ModelLoadError(f"OpenCV's DNN read no network from {path}")
