@@ -23,11 +23,18 @@ from pipnet_edge.metrics import summarize  # noqa: E402
 FACES = 24
 INT8_NME_BOUND = 0.30  # % NME over float on these faces (measured +0.006 on the 554 test faces, tflite-int8)
 INT8_AGREEMENT_PX = {"onnx-int8": 1.0, "openvino-int8": 2.0}  # mean px from the tflite-int8 points
+INT8_EXACT_PX = 1.5  # mean px of every INT8 runtime from the graph's exact semantics (onnxruntime, optimisations off);
+# measured on these 24 faces: onnxruntime 1.10, OpenVINO 1.20, TFLite 1.11
 # With ReLU6 fused into its convolution (the QAT scheme since 2026-11-30) onnxruntime and TFLite land 0.64 px apart
 # on these faces (0.45 px on the 554 test faces; 0.17 px with the older shared-grid scheme, whose INT8 cost was
-# +0.08 NME instead of +0.01). OpenVINO runs the same QDQ graph with its own low-precision transformations and lands
-# 1.11 px (1.04 px with the f32 hint) from TFLite on the test faces at the same NME: a known gap (issue 15), bounded
-# here so that it cannot silently grow. `python benchmarks/int8_agreement.py --artifacts exports/` measures all of it.
+# +0.08 NME instead of +0.01). OpenVINO lands 1.11 px from TFLite on the test faces at the same NME. Why
+# (`python benchmarks/int8_agreement.py --artifacts exports/`): no runtime runs the QDQ graph exactly. Against the
+# graph's own semantics (each DequantizeLinear -> float op -> QuantizeLinear as written) TFLite lands 1.01 px away,
+# onnxruntime 1.02, OpenVINO 1.12 (1.03 with the f32 hint) on the test faces: each rounds differently somewhere (OpenVINO
+# is bit-exact on every convolution but fuses the convolution before each residual Add into the Add and drops its
+# requantization; onnxruntime's integer convolutions differ from the float semantics by a step on 30-60 % of the
+# elements), and this model turns a step anywhere into about a pixel at its 32-px cells. So the pairwise bounds hold
+# the measured gap, and INT8_EXACT_PX holds every runtime to the graph it was given.
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +63,8 @@ def setup(train_dir, tmp_path_factory):
     # the same float and INT8 ONNX files on OpenCV's DNN (nothing but OpenCV installed on a device)
     for t in ("onnx", "onnx-int8"):
         preds[f"{t}-opencv"] = predict_faces(open_predictor(paths[t], "opencv", num_threads=1), records)
+    # the INT8 graph's exact semantics: onnxruntime with every graph optimisation off (no integer kernels, no fusion)
+    preds["exact"] = predict_faces(open_predictor(paths["onnx-int8"], "onnxruntime", optimize=False), records)
     return records, ref, preds, float_model.spec.scheme
 
 
@@ -82,6 +91,16 @@ def test_int8_runtimes_agree(setup, target):
     records, _, preds, _ = setup
     a, b = preds["tflite-int8"].points, preds[target].points
     assert np.linalg.norm(a - b, axis=-1).mean() < INT8_AGREEMENT_PX[target], worst_difference(a, b, [r.name for r in records], f"{target} vs tflite-int8")
+
+
+@pytest.mark.parametrize("target", ["onnx-int8", "openvino-int8", "tflite-int8"])
+def test_int8_runtimes_run_the_graph(setup, target):
+    """Every INT8 runtime lands within INT8_EXACT_PX of the quantized graph's exact semantics (a wrong scale, a lost
+    quantizer or a float fallback would move the points by many pixels)."""
+    records, _, preds, _ = setup
+    a, b = preds["exact"].points, preds[target].points
+    d = np.linalg.norm(a - b, axis=-1).mean()
+    assert d < INT8_EXACT_PX, worst_difference(a, b, [r.name for r in records], f"{target} vs the exact QDQ semantics")
 
 
 @pytest.mark.parametrize("target", ["onnx", "onnx-int8"])

@@ -1,4 +1,9 @@
-"""onnxruntime backend (any execution providers; CPU by default)."""
+"""onnxruntime backend (any execution providers; CPU by default).
+
+``optimize=False`` turns every graph optimisation off: an INT8 (QDQ) ONNX then runs each DequantizeLinear -> float op ->
+QuantizeLinear as written, with no integer kernels and no fusion. That is the graph's exact semantics, the reference
+``benchmarks/int8_agreement.py`` and the parity tests hold every INT8 runtime to (several times slower; not for use).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ __all__ = ["OnnxRuntimeBackend"]
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
-    def __init__(self, path, info, num_threads=None, providers=None, content=None, **options) -> None:
+    def __init__(self, path, info, num_threads=None, providers=None, content=None, optimize: bool = True, **options) -> None:
         super().__init__(path, info, num_threads)
         try:
             import onnxruntime as ort
@@ -22,6 +27,8 @@ class OnnxRuntimeBackend(Backend):
             raise ModelLoadError("running .onnx models needs onnxruntime: pip install 'pipnet-edge[onnxruntime]'") from None
         so = ort.SessionOptions()
         so.log_severity_level = 3
+        if not optimize:
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         if num_threads:
             so.intra_op_num_threads = int(num_threads)
             so.inter_op_num_threads = 1
