@@ -13,8 +13,8 @@ runtime (TFLite, onnxruntime, OpenVINO with its default and with ``precision_hin
   convolution's float output goes straight into the Add), which is what OpenVINO's CPU plugin executes when it fuses
   the convolution with the Add (oneDNN "sum" post-op): it then rounds once, after the Add.
 
-The probe row shows that mechanism on the first residual Add: the graph cut after it, OpenVINO's integer values vs
-the exact and the sum-fused semantics (share of elements that differ; f32 hint, so that the cut output is not
+The probe row shows that mechanism on the first residual Add: the graph cut after it, OpenVINO's integer values (and
+onnxruntime's) vs the exact and the sum-fused semantics (share of elements that differ; f32 hint, so that the cut output is not
 rounded through bf16).
 """
 
@@ -88,13 +88,17 @@ def probe_first_add(onnx_path: Path, crops: np.ndarray) -> dict:
         onnx.save(fuse_conv_sum(onnx.load(cut))[0], fused)
         exact = ort.InferenceSession(str(cut), so).run(None, {g.input[0].name: x})[0].astype(np.int32)
         summed = ort.InferenceSession(str(fused), so).run(None, {g.input[0].name: x})[0].astype(np.int32)
+        so1 = ort.SessionOptions()
+        so1.intra_op_num_threads = 1
+        ort_out = ort.InferenceSession(str(cut), so1).run(None, {g.input[0].name: x})[0].astype(np.int32)
         core = ov.Core()
         compiled = core.compile_model(core.read_model(str(cut)), "CPU", {"INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"})
         ov_out = np.concatenate([compiled(x[i : i + 1])[0] for i in range(len(x))]).astype(np.int32)
     return {"tensor": q.output[0], "elements": int(exact.size),
             "openvino_vs_exact_differ": round(float((ov_out != exact).mean()), 4),
             "openvino_vs_sum_fused_differ": round(float((ov_out != summed).mean()), 4),
-            "sum_fused_vs_exact_differ": round(float((summed != exact).mean()), 4)}
+            "sum_fused_vs_exact_differ": round(float((summed != exact).mean()), 4),
+            "onnxruntime_vs_exact_differ": round(float((ort_out != exact).mean()), 4)}
 
 
 def _unoptimized(path: Path):

@@ -32,8 +32,8 @@ INT8_EXACT_PX = 1.5  # mean px of every INT8 runtime from the graph's exact sema
 # graph's own semantics (each DequantizeLinear -> float op -> QuantizeLinear as written) TFLite lands 1.01 px away,
 # onnxruntime 1.02, OpenVINO 1.12 (1.03 with the f32 hint) on the test faces: each rounds differently somewhere (OpenVINO
 # is bit-exact on every convolution but fuses the convolution before each residual Add into the Add and drops its
-# requantization; onnxruntime's integer convolutions differ from the float semantics by a step on 30-60 % of the
-# elements), and this model turns a step anywhere into about a pixel at its 32-px cells. So the pairwise bounds hold
+# requantization; onnxruntime's integer kernels round differently: 51 % of the values after the first Add differ
+# from the graph's), and this model turns a step anywhere into about a pixel at its 32-px cells. So the pairwise bounds hold
 # the measured gap, and INT8_EXACT_PX holds every runtime to the graph it was given.
 
 
