@@ -31,7 +31,7 @@ INT8_EXACT_PX = 1.5  # mean px of every INT8 runtime from the graph's exact sema
 # (`python benchmarks/int8_agreement.py --artifacts exports/`): no runtime runs the QDQ graph exactly. Against the
 # graph's own semantics (each DequantizeLinear -> float op -> QuantizeLinear as written) TFLite lands 1.01 px away,
 # onnxruntime 1.02, OpenVINO 1.12 (1.03 with the f32 hint) on the test faces: each rounds differently somewhere (OpenVINO
-# is bit-exact on every convolution but fuses the convolution before each residual Add into the Add and drops its
+# follows the graph through the convolutions but fuses the convolution before each residual Add into the Add and drops its
 # requantization; onnxruntime's integer kernels round differently: 51 % of the values after the first Add differ
 # from the graph's), and this model turns a step anywhere into about a pixel at its 32-px cells. So the pairwise bounds hold
 # the measured gap, and INT8_EXACT_PX holds every runtime to the graph it was given.
