@@ -78,9 +78,21 @@ def probe_first_add(onnx_path: Path, crops: np.ndarray) -> dict:
     g = model.graph
     add = next(n for n in g.node if n.op_type == "Add")
     q = next(n for n in g.node if n.op_type == "QuantizeLinear" and n.input[0] == add.output[0])
+    # the residual branch's last convolution: its quantizer, the tensor just before the Add
+    before = next(_producer(g, _producer(g, name).input[0]) for name in add.input
+                  if _producer(g, name).op_type == "DequantizeLinear"
+                  and _producer(g, _producer(g, _producer(g, name).input[0]).input[0]).op_type == "Conv"
+                  and _consumers(g, name) == 1)
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     x = crops.astype(np.float32)
+    core = ov.Core()
+    hint = {"INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+
+    def run_ov(path):
+        compiled = core.compile_model(core.read_model(str(path)), "CPU", hint)
+        return np.concatenate([compiled(x[i : i + 1])[0] for i in range(len(x))]).astype(np.int32)
+
     with tempfile.TemporaryDirectory() as tmp:
         cut = Path(tmp) / "cut.onnx"
         onnx.utils.extract_model(str(onnx_path), str(cut), [g.input[0].name], [q.output[0]])
@@ -91,10 +103,13 @@ def probe_first_add(onnx_path: Path, crops: np.ndarray) -> dict:
         so1 = ort.SessionOptions()
         so1.intra_op_num_threads = 1
         ort_out = ort.InferenceSession(str(cut), so1).run(None, {g.input[0].name: x})[0].astype(np.int32)
-        core = ov.Core()
-        compiled = core.compile_model(core.read_model(str(cut)), "CPU", {"INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"})
-        ov_out = np.concatenate([compiled(x[i : i + 1])[0] for i in range(len(x))]).astype(np.int32)
+        ov_out = run_ov(cut)
+        cut_before = Path(tmp) / "cut_before.onnx"
+        onnx.utils.extract_model(str(onnx_path), str(cut_before), [g.input[0].name], [before.output[0]])
+        exact_before = ort.InferenceSession(str(cut_before), so).run(None, {g.input[0].name: x})[0].astype(np.int32)
+        ov_before = run_ov(cut_before)
     return {"tensor": q.output[0], "elements": int(exact.size),
+            "openvino_vs_exact_differ_before_add": round(float((ov_before != exact_before).mean()), 4),
             "openvino_vs_exact_differ": round(float((ov_out != exact).mean()), 4),
             "openvino_vs_sum_fused_differ": round(float((ov_out != summed).mean()), 4),
             "sum_fused_vs_exact_differ": round(float((summed != exact).mean()), 4),
