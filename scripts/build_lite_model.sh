@@ -3,7 +3,8 @@
 # MobileNetV2 cut at stride 16 (ImageNet features.0-13) with a 512-channel 1x1 projection, 112x112 input
 # (7x7 map), num_nb 5: about 77 M MAC, 0.8-0.9 ms per face in INT8 TFLite at 1 thread on the 2-core x86 VM.
 # Needs ../shared/data/300w/train and the torchvision MobileNetV2 ImageNet weights; the test set is only evaluated.
-# About 18 + 18 min of training and 2 min of QAT on 2 CPU cores.
+# About 18 min (step 1's plain check) + 2 x 45 min (the STC check and the shipped run) of training and 2 min of QAT on
+# 2 CPU cores; step 2 alone (the shipped model: 3 rounds, pseudo-labels included) took 45 min on 2026-11-30.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -21,8 +22,8 @@ python -m pipnet_edge.train --data "$DATA/train" --val-fraction 0.1 --val-every 
     --unlabelled "${UNLABELLED:-../shared/data/mtfl/train_5pt.txt}" --curriculum none \
     --teacher runs/lite-stc/final.safetensors --init runs/lite-stc/final.safetensors --out runs/lite-stc-r3
 # 2. the shipped float model: self-training with curriculum (STC) on all 2,012 training faces + the MTFL unlabelled
-#    faces (5,985 after the misaligned net_7876 faces and the 1,000 held-out check faces; 665 of them held out for
-#    validation), chosen on the held-out faces of step 1's split (runs/lite-stc, runs/lite-stc-r3: validation NME
+#    faces (6,650: all but the misaligned net_7876 faces and the 1,000 held-out check faces, which the trainer always
+#    leaves out; without --val-fraction it keeps no validation share), chosen on the held-out faces of step 1's split (runs/lite-stc, runs/lite-stc-r3: validation NME
 #    3.746 plain -> 3.686 after rounds 1-2 -> 3.668 after round 3):
 #    rounds 1-2: pseudo-labels by the bundled default float model (fixed teacher), its most confident half by NRM
 #    agreement in round 1 (60 epochs from ImageNet), all of them in round 2 (20 epochs from round 1's student)
