@@ -25,7 +25,9 @@ python -m pipnet_edge.train --data "$DATA/train" --val-fraction 0.1 --val-every 
 #    faces (6,650: all but the misaligned net_7876 faces and the 1,000 held-out check faces, which the trainer always
 #    leaves out; without --val-fraction it keeps no validation share), chosen on the held-out faces of step 1's split (runs/lite-stc, runs/lite-stc-r3: validation NME
 #    3.746 plain -> 3.686 after rounds 1-2 -> 3.668 after round 3):
-#    rounds 1-2: pseudo-labels by the bundled default float model (fixed teacher), its most confident half by NRM
+#    rounds 1-2: pseudo-labels by the bundled default float model (fixed teacher; the bundled lite model was taught by
+#    the default model of commit 157fc39, before its low-resolution fine-tune: `git show 157fc39:pipnet_edge/assets/
+#    pipnet_mbv2_300w68_fp16.safetensors > runs/teacher.safetensors` and `--teacher runs/teacher.safetensors` to repeat it), its most confident half by NRM
 #    agreement in round 1 (60 epochs from ImageNet), all of them in round 2 (20 epochs from round 1's student)
 U=${UNLABELLED:-../shared/data/mtfl/train_5pt.txt}
 python -m pipnet_edge.train --data "$DATA/train" "${ARCH[@]}" --unlabelled "$U" --curriculum stc --rounds 2 \
