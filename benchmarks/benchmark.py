@@ -190,9 +190,12 @@ def main(argv=None) -> int:
         from reference_int8 import build_references  # a sibling module
 
         print(f"building the runtimes' own INT8 references (calibration: {args.references}) ...", flush=True)
+        import atexit
+        import shutil
         import tempfile
 
         ref_dir = Path(tempfile.mkdtemp(prefix="pipnet-edge-int8-references-"))  # model files, not results: not kept
+        atexit.register(shutil.rmtree, ref_dir, ignore_errors=True)
         for ref in build_references(paths, args.references, 64, ref_dir):
             kinds[(ref, "auto")] = "reference"
     rows = []

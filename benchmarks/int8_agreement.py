@@ -32,88 +32,88 @@ from pipnet_edge.data.annotations import load_faces
 from pipnet_edge.evaluation import open_predictor, predict_faces
 
 
-def _producer(graph, name):
-    return next((n for n in graph.node if name in n.output), None)
-
-
-def _consumers(graph, name):
-    return sum(name in n.input for n in graph.node) + sum(o.name == name for o in graph.output)
+def residual_requantizations(graph) -> list[tuple]:
+    """``(add, input index, quantize node)`` of every ``Conv -> QuantizeLinear -> DequantizeLinear -> Add`` path whose
+    quantized tensor nothing else reads: the requantization of a residual branch's last convolution (the skip input
+    is quantized anyway, for the next block), which OpenVINO drops when it fuses the Add into the convolution."""
+    producer = {out: node for node in graph.node for out in node.output}
+    readers: dict[str, int] = {}
+    for name in [i for node in graph.node for i in node.input] + [o.name for o in graph.output]:
+        readers[name] = readers.get(name, 0) + 1
+    found = []
+    for add in (n for n in graph.node if n.op_type == "Add"):
+        for i, name in enumerate(add.input):
+            dq = producer.get(name)
+            q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            conv = producer.get(q.input[0]) if q is not None and q.op_type == "QuantizeLinear" else None
+            if conv is not None and conv.op_type == "Conv" and readers[q.output[0]] == readers[dq.output[0]] == 1:
+                found.append((add, i, q))
+    return found
 
 
 def fuse_conv_sum(model):
-    """Copy of an INT8 ONNX model in which every Conv -> QuantizeLinear -> DequantizeLinear -> Add path (nothing else reading it) feeds the
-    Conv's float output to the Add (the requantization OpenVINO drops when it fuses the Add into the convolution).
-    Returns ``(model, number of paths rewired)``."""
+    """Copy of an INT8 ONNX model in which each path of :func:`residual_requantizations` feeds the Conv's float output
+    straight to the Add. Returns ``(model, number of paths rewired)``."""
     import onnx
 
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    g, n = m.graph, 0
-    for add in [nd for nd in g.node if nd.op_type == "Add"]:
-        for i, name in enumerate(add.input):
-            dq = _producer(g, name)
-            if dq is None or dq.op_type != "DequantizeLinear":
-                continue
-            q = _producer(g, dq.input[0])
-            if q is None or q.op_type != "QuantizeLinear":
-                continue
-            conv = _producer(g, q.input[0])
-            # only a convolution whose quantized output feeds nothing but this Add (the residual branch's last
-            # convolution; the skip input is quantized anyway, for the next block)
-            if conv is not None and conv.op_type == "Conv" and _consumers(g, q.output[0]) == _consumers(g, dq.output[0]) == 1:
-                add.input[i] = q.input[0]
-                n += 1
+    paths = residual_requantizations(m.graph)
+    for add, i, q in paths:
+        add.input[i] = q.input[0]
     onnx.checker.check_model(m)
-    return m, n
+    return m, len(paths)
 
 
 def probe_first_add(onnx_path: Path, crops: np.ndarray) -> dict:
-    """Cut the INT8 ONNX after the quantizer of its first residual Add's output and compare, element by element in
-    quantization steps, OpenVINO's values with the graph's exact semantics and with the sum-fused graph."""
+    """Cut the INT8 ONNX just before and just after its first residual Add and compare, element by element (share of
+    quantized values that differ), OpenVINO's and onnxruntime's values with the graph's exact semantics (onnxruntime,
+    optimisations off) and with the sum-fused graph."""
     import onnx
     import onnxruntime as ort
     import openvino as ov
 
-    model = onnx.load(onnx_path)
-    g = model.graph
-    add = next(n for n in g.node if n.op_type == "Add")
-    q = next(n for n in g.node if n.op_type == "QuantizeLinear" and n.input[0] == add.output[0])
-    # the residual branch's last convolution: its quantizer, the tensor just before the Add
-    before = next(_producer(g, _producer(g, name).input[0]) for name in add.input
-                  if _producer(g, name).op_type == "DequantizeLinear"
-                  and _producer(g, _producer(g, _producer(g, name).input[0]).input[0]).op_type == "Conv"
-                  and _consumers(g, name) == 1)
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    x = crops.astype(np.float32)
+    g = onnx.load(onnx_path).graph
+    add, _, before = residual_requantizations(g)[0]  # the first residual Add; ``before``: its branch's quantizer
+    after = next(n for n in g.node if n.op_type == "QuantizeLinear" and n.input[0] == add.output[0])
+    feed = {g.input[0].name: crops.astype(np.float32)}
     core = ov.Core()
-    hint = {"INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+
+    def run_ort(path, optimize):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        if not optimize:
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        return ort.InferenceSession(str(path), so).run(None, feed)[0].astype(np.int32)
 
     def run_ov(path):
-        compiled = core.compile_model(core.read_model(str(path)), "CPU", hint)
+        compiled = core.compile_model(core.read_model(str(path)), "CPU",
+                                      {"INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"})
+        x = feed[g.input[0].name]
         return np.concatenate([compiled(x[i : i + 1])[0] for i in range(len(x))]).astype(np.int32)
 
+    def cut(tmp, name, tensor):
+        path = Path(tmp) / name
+        onnx.utils.extract_model(str(onnx_path), str(path), [g.input[0].name], [tensor])
+        return path
+
     with tempfile.TemporaryDirectory() as tmp:
-        cut = Path(tmp) / "cut.onnx"
-        onnx.utils.extract_model(str(onnx_path), str(cut), [g.input[0].name], [q.output[0]])
-        fused = Path(tmp) / "cut_fused.onnx"
-        onnx.save(fuse_conv_sum(onnx.load(cut))[0], fused)
-        exact = ort.InferenceSession(str(cut), so).run(None, {g.input[0].name: x})[0].astype(np.int32)
-        summed = ort.InferenceSession(str(fused), so).run(None, {g.input[0].name: x})[0].astype(np.int32)
-        so1 = ort.SessionOptions()
-        so1.intra_op_num_threads = 1
-        ort_out = ort.InferenceSession(str(cut), so1).run(None, {g.input[0].name: x})[0].astype(np.int32)
-        ov_out = run_ov(cut)
-        cut_before = Path(tmp) / "cut_before.onnx"
-        onnx.utils.extract_model(str(onnx_path), str(cut_before), [g.input[0].name], [before.output[0]])
-        exact_before = ort.InferenceSession(str(cut_before), so).run(None, {g.input[0].name: x})[0].astype(np.int32)
-        ov_before = run_ov(cut_before)
-    return {"tensor": q.output[0], "elements": int(exact.size),
-            "openvino_vs_exact_differ_before_add": round(float((ov_before != exact_before).mean()), 4),
-            "openvino_vs_exact_differ": round(float((ov_out != exact).mean()), 4),
-            "openvino_vs_sum_fused_differ": round(float((ov_out != summed).mean()), 4),
-            "sum_fused_vs_exact_differ": round(float((summed != exact).mean()), 4),
-            "onnxruntime_vs_exact_differ": round(float((ort_out != exact).mean()), 4)}
+        cut_after, cut_before = cut(tmp, "after.onnx", after.output[0]), cut(tmp, "before.onnx", before.output[0])
+        fused = Path(tmp) / "after_fused.onnx"
+        onnx.save(fuse_conv_sum(onnx.load(cut_after))[0], fused)
+        exact, summed = run_ort(cut_after, False), run_ort(fused, False)
+        ort_out, ov_out = run_ort(cut_after, True), run_ov(cut_after)
+        exact_before, ov_before = run_ort(cut_before, False), run_ov(cut_before)
+
+    def differ(a, b):
+        return round(float((a != b).mean()), 4)
+
+    return {"tensor": after.output[0], "elements": int(exact.size),
+            "openvino_vs_exact_differ_before_add": differ(ov_before, exact_before),
+            "openvino_vs_exact_differ": differ(ov_out, exact),
+            "openvino_vs_sum_fused_differ": differ(ov_out, summed),
+            "sum_fused_vs_exact_differ": differ(summed, exact),
+            "onnxruntime_vs_exact_differ": differ(ort_out, exact)}
 
 
 def _unoptimized(path: Path):
@@ -137,7 +137,8 @@ def main(argv=None) -> int:
     for tfl in sorted(folder.glob("*_tflite-int8.tflite")):
         stem = tfl.name[: -len("_tflite-int8.tflite")]
         onnx_path = folder / f"{stem}_onnx-int8.onnx"
-        refs = {"tflite": predict_faces(open_predictor(tfl), records).points}
+        tflite = open_predictor(tfl)
+        refs = {"tflite": predict_faces(tflite, records).points}
         if onnx_path.exists():
             refs["exact"] = predict_faces(_unoptimized(onnx_path), records).points
             fused, n = fuse_conv_sum(onnx.load(onnx_path))
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
             if args.probe_faces:
                 from pipnet_edge.evaluation.runner import read_face_crops
 
-                crops, _ = read_face_crops(records[: args.probe_faces], open_predictor(tfl).spec)
+                crops, _ = read_face_crops(records[: args.probe_faces], tflite.spec)
                 probe = {"model": stem, "probe": "first residual Add", **probe_first_add(onnx_path, crops)}
                 rows.append(probe)
                 print(json.dumps(probe))

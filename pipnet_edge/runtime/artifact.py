@@ -109,10 +109,10 @@ def _read_onnx(src: Path | bytes) -> str | None:
     what, be = _subject(src)
     data = src.read_bytes() if isinstance(src, Path) else src
     try:
-        for number, value in _protobuf_fields(data):
-            if number != 14:  # ModelProto.metadata_props: StringStringEntryProto {1: key, 2: value}
+        for number, wire, value in _protobuf_fields(data):
+            if number != 14 or wire != 2 or value is None:  # ModelProto.metadata_props: {1: key, 2: value}
                 continue
-            entry = dict(_protobuf_fields(value))
+            entry = {n: bytes(v) for n, w, v in _protobuf_fields(value) if w == 2 and v is not None}
             if entry.get(1, b"").decode("utf-8", "replace") == METADATA_KEY:
                 return entry.get(2, b"").decode("utf-8")
     except (IndexError, ValueError, UnicodeDecodeError) as exc:
@@ -262,52 +262,44 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     raise ValueError("varint too long")
 
 
-def _protobuf_fields(data: bytes):
-    """``(field number, value)`` of each top-level protobuf field: ``int`` for varints, ``bytes`` for
-    length-delimited fields; fixed-width fields are skipped. ``IndexError`` when a field runs past the end."""
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
+def _protobuf_fields(data):
+    """``(field number, wire type, value)`` of each top-level protobuf field, without copying: ``int`` for
+    varints, a ``memoryview`` slice for length-delimited fields, ``None`` for fixed-width ones. A length-delimited
+    field cut short is yielded with ``None``, then ``IndexError`` is raised; ``ValueError`` on an invalid wire type."""
+    view, pos = memoryview(data), 0
+    while pos < len(view):
+        key, pos = _varint(view, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(data, pos)
+            value, pos = _varint(view, pos)
         elif wire == 2:
-            length, pos = _varint(data, pos)
-            if pos + length > len(data):
-                raise IndexError(f"field {number} runs past the end (truncated?)")
-            value, pos = data[pos : pos + length], pos + length
+            length, pos = _varint(view, pos)
+            value = view[pos : pos + length] if pos + length <= len(view) else None
+            pos += length
         elif wire in (1, 5):
-            pos += 8 if wire == 1 else 4
-            if pos > len(data):
-                raise IndexError(f"field {number} runs past the end (truncated?)")
-            continue
+            value, pos = None, pos + (8 if wire == 1 else 4)
         else:
             raise ValueError(f"protobuf wire type {wire} of field {number} is not valid here")
-        yield number, value
+        yield number, wire, value
+        if pos > len(view):
+            raise IndexError(f"field {number} runs past the end (truncated?)")
 
 
 def _looks_like_onnx(data: bytes) -> bool:
     """A cheap sniff for a serialized ONNX ``ModelProto``: its top-level protobuf fields are
     ModelProto's, with their wire types, starting at byte 0. Content cut short still counts (the
     loader then says what is wrong with it); the loader is the real check."""
-    pos, fields = 0, 0
+    fields = 0
     try:
-        while pos < len(data):
-            key, pos = _varint(data, pos)
-            number, wire = key >> 3, key & 7
+        for number, wire, _ in _protobuf_fields(data):
             if _ONNX_MODEL_FIELDS.get(number) != wire:
                 return False
-            if wire == 0:
-                _, pos = _varint(data, pos)
-            else:
-                length, pos = _varint(data, pos)
-                pos += length
             fields += 1
     except IndexError:  # truncated inside a field
         return fields > 0
     except ValueError:
         return False
-    return fields > 0  # pos past the end: the last field is cut short
+    return fields > 0
 
 
 def _looks_like_openvino_xml(data: bytes) -> bool:
