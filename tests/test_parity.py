@@ -24,14 +24,17 @@ FACES = 24
 INT8_NME_BOUND = 0.30  # % NME over float on these faces (measured +0.006 on the 554 test faces, tflite-int8)
 INT8_AGREEMENT_PX = {"onnx-int8": 0.5, "openvino-int8": 2.0}  # mean px from the tflite-int8 points
 INT8_EXACT_PX = 1.5  # mean px of every INT8 runtime from the graph's exact semantics (onnxruntime, optimisations off)
-# Measured on these 24 faces with the bundled default model of 2026-11-30 10:40 UTC: onnxruntime 0.06 px from TFLite
-# (0.08 px on the 554 test faces; 0.45-0.64 px with the model before, when this bound was 1.0), OpenVINO 1.20 px
-# (1.13 px on the test faces, at the same NME); from the exact semantics onnxruntime 1.05, OpenVINO 1.20, TFLite 1.07.
-# Why (`python benchmarks/int8_agreement.py --artifacts exports/`): no runtime runs the QDQ graph exactly. OpenVINO
-# follows the graph through the convolutions but fuses the convolution before each residual Add into the Add and drops
-# its requantization; onnxruntime's and TFLite's integer kernels round differently too (44 % of onnxruntime's values
-# after the first Add differ from the graph's), but alike; and this model turns a step anywhere into about a pixel at
-# its 32-px cells. So the OpenVINO bound holds its measured gap, and INT8_EXACT_PX holds every runtime to the graph.
+INT8_NME_AGREEMENT = 0.1  # % NME between each INT8 runtime and TFLite INT8 on these faces
+# Measured on these 24 faces with the bundled default model of 2026-11-30 13:30 UTC (the self-trained one): onnxruntime
+# 0.41 px from TFLite (0.36 px on the 554 test faces; 0.06 px with the model of 10:40 UTC, 0.45-0.64 px with the one
+# before, when this bound was 1.0), OpenVINO 1.15 px (1.08 px on the test faces); from the exact semantics TFLite 1.07,
+# onnxruntime 1.12, OpenVINO 1.12 px; NME 3.658 % on TFLite, 3.665 onnxruntime, 3.678 OpenVINO, 3.640 exact.
+# Why (`python benchmarks/int8_agreement.py --artifacts exports/`): no runtime runs the QDQ graph exactly; each rounds
+# its integer arithmetic its own way (OpenVINO, for one, drops the rounding of the convolution before each residual
+# Add), and this model turns one-step differences in its head outputs into about a pixel (0.4 px per offset step,
+# 1.1 px per neighbour-offset step at its 32-px cells). Forcing OpenVINO to keep that rounding, in f32, still leaves it
+# 1.0 px from TFLite. So the OpenVINO bound holds its measured gap, INT8_EXACT_PX holds every runtime to the graph and
+# INT8_NME_AGREEMENT holds them to the same accuracy.
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +91,15 @@ def test_int8_runtimes_agree(setup, target):
     records, _, preds, _ = setup
     a, b = preds["tflite-int8"].points, preds[target].points
     assert np.linalg.norm(a - b, axis=-1).mean() < INT8_AGREEMENT_PX[target], worst_difference(a, b, [r.name for r in records], f"{target} vs tflite-int8")
+
+
+@pytest.mark.parametrize("target", ["onnx-int8", "openvino-int8"])
+def test_int8_runtimes_same_accuracy(setup, target):
+    """However far apart their points land, the INT8 runtimes are equally accurate (NME within INT8_NME_AGREEMENT)."""
+    _, _, preds, scheme = setup
+    nme_ref = summarize(preds["tflite-int8"].points, preds["tflite-int8"].truth, scheme).nme
+    nme = summarize(preds[target].points, preds[target].truth, scheme).nme
+    assert abs(nme - nme_ref) < INT8_NME_AGREEMENT, f"{target}: NME {nme:.3f} % vs TFLite INT8 {nme_ref:.3f} %"
 
 
 @pytest.mark.parametrize("target", ["onnx-int8", "openvino-int8", "tflite-int8"])
