@@ -190,13 +190,11 @@ def main(argv=None) -> int:
                 rows.append(probe)
                 print(json.dumps(probe))
         runs = {"tflite-int8": refs["tflite"]}
-        for label, path, opts in (("onnx-int8 (onnxruntime)", onnx_path, {}),
-                                  ("openvino-int8", folder / f"{stem}_openvino-int8.xml", {}),
-                                  ("openvino-int8, precision_hint f32", folder / f"{stem}_openvino-int8.xml",
-                                   {"precision_hint": "f32"})):
+        xml = folder / f"{stem}_openvino-int8.xml"
+        for label, path, opts in (("onnx-int8 (onnxruntime)", onnx_path, {}), ("openvino-int8", xml, {}),
+                                  ("openvino-int8, precision_hint f32", xml, {"precision_hint": "f32"})):
             if path.exists():
                 runs[label] = predict_faces(open_predictor(path, **opts), records).points
-        xml = folder / f"{stem}_openvino-int8.xml"
         if xml.exists():
             with tempfile.TemporaryDirectory() as tmp:
                 kept, n = openvino_keeping_residual_rounding(xml, Path(tmp))
