@@ -1,6 +1,7 @@
 """Latency of candidate PIPNet architectures as full-INT8 TFLite, before training any of them.
 
     python benchmarks/architecture_sweep.py --out benchmarks/results/architecture_sweep.json
+    python benchmarks/architecture_sweep.py --only mobilenet_v2_s16_c512 mobilenet_v2_s16_160d_c512 --out runs/sweep.json
 
 Each candidate (backbone, input size, net stride, num_nb) is built with random weights,
 quantized with the same PT2E quantizer as our INT8 exports (calibrated on random pixels:
@@ -43,6 +44,7 @@ CANDIDATES = [
     ("mobilenet_v2_s16_c512", 112, 16, 10),
     ("mobilenet_v2_s16_c768", 112, 16, 5),
     ("mobilenet_v2_s16_160d_c256", 96, 16, 10),
+    ("mobilenet_v2_s16_160d_c512", 112, 16, 5),
     ("mobilenet_v3_small", 160, 32, 10),
     ("mobilenet_v3_small", 192, 32, 10),
     ("mobilenet_v3_small", 256, 32, 10),
@@ -101,7 +103,11 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="benchmarks/results/architecture_sweep.json")
     p.add_argument("--runs", type=int, default=300)
     p.add_argument("--limit", type=int, default=0, help="first N candidates only (a quick check)")
+    p.add_argument("--only", nargs="+", metavar="BACKBONE", help="the candidates with these backbones only")
     args = p.parse_args(argv)
+    candidates = [c for c in CANDIDATES if not args.only or c[0] in args.only][: args.limit or None]
+    if not candidates:
+        p.error(f"no candidate has a backbone in --only {' '.join(args.only)}")
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -114,7 +120,7 @@ def main(argv=None) -> int:
     mean_face = np.random.default_rng(0).uniform(0.2, 0.8, (68, 2))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for backbone, size, stride, nb in CANDIDATES[: args.limit or None]:
+        for backbone, size, stride, nb in candidates:
             spec = ModelSpec.create("300w-68", mean_face, backbone=backbone, input_size=size, net_stride=stride, num_nb=nb)
             model = create_model(spec).eval()
             path = Path(tmp) / f"{backbone}_{size}_{nb}.tflite"

@@ -189,6 +189,7 @@ def test_spec_stride_must_match_the_backbone():
     ("mobilenet_v2_s16_c512", 112, 13, 512),  # the lite model's
     ("mobilenet_v2_s16_c768", 112, 13, 768),
     ("mobilenet_v2_s16_160d_c256", 96, 16, 256),  # the 160-channel stage kept at stride 16, dilated: 6x6 map
+    ("mobilenet_v2_s16_160d_c512", 112, 16, 512),
 ])
 def test_stride_16_backbones_load_imagenet_through_their_last_stage(imagenet_mbv2, backbone, size, last_stage, channels):
     spec = ModelSpec.create("300w-68", np.random.default_rng(0).uniform(0.1, 0.9, (68, 2)), backbone=backbone,
