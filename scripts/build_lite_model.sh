@@ -24,9 +24,8 @@ python -m pipnet_edge.train --data "$DATA/train" --val-fraction 0.1 --val-every 
 #    then 10 epochs on the labelled faces alone at lr 1e-5 (the polish, added 2026-11-30 16:00 UTC), and QAT from each:
 #    validation NME 3.668 -> 3.628 (float), 3.751 -> 3.737 (QAT); 665 MTFL validation faces 5.102 -> 4.874 % (float),
 #    4.934 -> 4.837 % (QAT) (`python -m pipnet_edge.evaluate --model M --five-point runs/val665_5pt.txt --five-point-all`)
-python -m pipnet_edge.train --data "$DATA/train" --val-fraction 0.1 --val-every 2 --backbone mobilenet_v2_s16_c512 --input-size 112 \
-    --net-stride 16 --num-nb 5 --init runs/lite-stc-r3/final.safetensors --epochs 10 --lr 1e-5 --lr-steps --bf16 --threads 2 \
-    --seed 0 --out runs/lite-polish
+python -m pipnet_edge.train --data "$DATA/train" --val-fraction 0.1 --val-every 2 --init runs/lite-stc-r3/final.safetensors \
+    --epochs 10 --lr 1e-5 --lr-steps --bf16 --threads 2 --seed 0 --out runs/lite-polish
 for src in lite-stc-r3 lite-polish; do
     python -m pipnet_edge.train --data "$DATA/train" --val-fraction 0.1 --val-every 3 --init runs/$src/final.safetensors \
         --qat --epochs 3 --lr 1e-5 --lr-steps --threads 2 --seed 0 --out runs/qat-$src
@@ -47,8 +46,8 @@ python -m pipnet_edge.train --data "$DATA/train" "${ARCH[@]}" --epochs 20 --lr-s
     --curriculum none --teacher runs/lite-stc-full/final.safetensors --init runs/lite-stc-full/final.safetensors \
     --out runs/lite-r3
 #    the polish: 10 epochs on the labelled faces alone at lr 1e-5
-python -m pipnet_edge.train --data "$DATA/train" --backbone mobilenet_v2_s16_c512 --input-size 112 --net-stride 16 --num-nb 5 \
-    --init runs/lite-r3/final.safetensors --epochs 10 --lr 1e-5 --lr-steps --bf16 --threads 2 --seed 0 --out runs/lite
+python -m pipnet_edge.train --data "$DATA/train" --init runs/lite-r3/final.safetensors --epochs 10 --lr 1e-5 --lr-steps \
+    --bf16 --threads 2 --seed 0 --out runs/lite   # the architecture comes from --init
 # 3. quantization-aware fine-tuning (ReLU6 fused into its convolution, the default --qat-scheme), 3 epochs lr 1e-5, all training faces
 python -m pipnet_edge.train --data "$DATA/train" --init runs/lite/final.safetensors \
     --qat --epochs 3 --lr 1e-5 --lr-steps --threads 2 --seed 0 --out runs/lite-qat
