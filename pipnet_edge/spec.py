@@ -91,6 +91,11 @@ class ModelSpec:
         neighbor_indices: ``(N, num_nb)`` neighbour table; the reverse index is derived.
         normalization: pixel normalisation the network expects.
         crop: crop rule from a ground-truth landmark box to the input square.
+        point_bias: ``(N, 2)`` systematic error of the trained model's (NRM-merged) points in normalised
+            crop coordinates, measured on labelled training faces after training
+            (:func:`pipnet_edge.calibration.point_bias.measure_point_bias`); the decode subtracts it.
+            ``None``: no correction. Flip augmentation leaves such a bias wherever the labels sit off the
+            pixels they mark (300W: about half a crop pixel in x at 112 px, see the README).
         version: spec schema version.
         extra: free-form JSON-able details (training recipe, export settings, licence).
     """
@@ -104,6 +109,7 @@ class ModelSpec:
     neighbor_indices: tuple[tuple[int, ...], ...]
     normalization: Normalization = IMAGENET_NORMALIZATION
     crop: CropRule = CropRule()
+    point_bias: tuple[tuple[float, float], ...] | None = None
     version: int = SPEC_VERSION
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -149,6 +155,16 @@ class ModelSpec:
             raise SpecError("normalization must be a Normalization")
         if not isinstance(self.crop, CropRule):
             raise SpecError("crop must be a CropRule")
+        if self.point_bias is not None:
+            try:
+                pb = np.asarray(self.point_bias, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise SpecError(f"point_bias must be a ({n}, 2) table of numbers: {exc}") from None
+            if pb.shape != (n, 2):
+                raise SpecError(f"point_bias must have shape ({n}, 2), got {pb.shape}")
+            if not np.isfinite(pb).all() or np.abs(pb).max() >= 1.0:
+                raise SpecError(f"point_bias must be finite and shorter than the crop side (largest {np.abs(pb).max():.3g})")
+            object.__setattr__(self, "point_bias", tuple((float(x), float(y)) for x, y in pb))
 
     # ------------------------------------------------------------------------ factories
     @classmethod
@@ -204,6 +220,11 @@ class ModelSpec:
         return np.asarray(self.mean_face, dtype=np.float32)
 
     @cached_property
+    def point_bias_array(self) -> np.ndarray | None:
+        """:attr:`point_bias` as ``(N, 2)`` float32, or ``None``."""
+        return None if self.point_bias is None else np.asarray(self.point_bias, dtype=np.float32)
+
+    @cached_property
     def neighbor_array(self) -> np.ndarray:
         return np.asarray(self.neighbor_indices, dtype=np.int64)
 
@@ -230,6 +251,7 @@ class ModelSpec:
                 "channel_order": self.normalization.channel_order,
             },
             "crop": {"scale": self.crop.scale, "shift_x": self.crop.shift_x, "shift_y": self.crop.shift_y},
+            **({} if self.point_bias is None else {"point_bias": [list(p) for p in self.point_bias]}),
             "extra": self.extra,
         }
 
@@ -279,6 +301,10 @@ class ModelSpec:
         nbi = data["neighbor_indices"]
         if not isinstance(nbi, list) or not all(isinstance(r, list) for r in nbi):
             raise SpecError("neighbor_indices must be a list of integer lists")
+        point_bias = data.get("point_bias")
+        if point_bias is not None and (not isinstance(point_bias, list)
+                                       or not all(isinstance(p, list) and len(p) == 2 for p in point_bias)):
+            raise SpecError("point_bias must be a list of [x, y] pairs")
         return cls(
             scheme=LandmarkScheme.from_dict(data["scheme"]),
             backbone=data["backbone"],
@@ -289,6 +315,7 @@ class ModelSpec:
             neighbor_indices=tuple(tuple(r) for r in nbi),
             normalization=normalization,
             crop=CropRule(**crop),
+            point_bias=None if point_bias is None else tuple(tuple(p) for p in point_bias),
             version=version,
             extra=dict(extra),
         )

@@ -88,8 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="forward the pseudo-labelled faces in their own pass (gradients add up; BatchNorm normalises each "
                    "source by itself): 1 pass of 16+16 costs 2.6x a labelled step at 256 px on the 2-core CPU, 2 passes 2.0x")
     u.add_argument("--unlabelled-limit", type=int, help="a seeded random subset of this many unlabelled faces (smoke runs)")
+    p.add_argument("--flip-prob", type=float, default=0.5,
+                   help="augmentation: probability of mirroring a crop and its labels (0 turns flips off; with flips the "
+                   "trained model's x bias is measured and subtracted, see --no-point-bias)")
     p.add_argument("--lowres-prob", type=float, default=0.0,
                    help="augmentation: probability of shrinking a crop to 32-72 px and scaling it back (small faces)")
+    p.add_argument("--no-point-bias", action="store_true",
+                   help="do not measure the trained model's per-landmark bias on its training faces (stored in the spec "
+                   "and subtracted by the decode; see pipnet_edge/calibration/point_bias.py)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (weights stay float32)")
     p.add_argument("--threads", type=int, help="torch intra-op threads")
@@ -103,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.qat and not (args.init or args.resume):
         print("error: --qat fine-tunes a trained float model: pass --init MODEL.safetensors", file=sys.stderr)
         return 2
-    if not 0.0 <= args.lowres_prob <= 1.0:
-        print(f"error: --lowres-prob is a probability in [0, 1], got {args.lowres_prob}", file=sys.stderr)
-        return 2
+    for name in ("lowres_prob", "flip_prob"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            print(f"error: --{name.replace('_', '-')} is a probability in [0, 1], got {getattr(args, name)}", file=sys.stderr)
+            return 2
+    from .data.augment import AugmentConfig
     from .training.trainer import TrainConfig, train
 
     cfg = TrainConfig(
@@ -115,11 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         lr_steps=tuple(args.lr_steps), lr_gamma=args.lr_gamma, workers=args.workers, seed=args.seed,
         deterministic=args.deterministic, val_data=args.val_data, val_fraction=args.val_fraction, val_every=args.val_every, resume=args.resume,
         max_steps=args.max_steps, teacher=args.teacher, distill_weight=args.distill_weight, qat=args.qat, qat_scheme=args.qat_scheme, device=args.device, threads=args.threads, bf16=args.bf16, progress=not args.no_progress,
-        augment={"lowres_prob": args.lowres_prob} if args.lowres_prob else {},
+        augment={k: v for k, v in (("lowres_prob", args.lowres_prob), ("flip_prob", args.flip_prob))
+                 if v != getattr(AugmentConfig, k)},
         unlabelled=args.unlabelled, unlabelled_ratio=args.unlabelled_ratio, unlabelled_weight=args.unlabelled_weight,
         rounds=args.rounds, curriculum=args.curriculum, curriculum_start=args.curriculum_start, confidence=args.confidence,
         fixed_teacher=args.fixed_teacher, round_init=args.round_init, round_epochs=args.round_epochs,
         unlabelled_limit=args.unlabelled_limit, unlabelled_separate_pass=args.unlabelled_separate_pass,
+        point_bias=not args.no_point_bias,
     )
     try:
         path = train(cfg)

@@ -3,6 +3,11 @@
 # Needs ../shared/data/300w/train and the torchvision MobileNetV2 ImageNet weights. Never uses the test set
 # for anything but the final evaluation. On 2 CPU cores: about 75 min of float training and 4 min of fine-tuning (the
 # teacher), 80 min of self-training (the shipped float model) and 15-18 min of QAT.
+# Every training run ends by measuring the model's per-landmark bias on its training faces and storing it in the spec
+# (the decode subtracts it; README "The point bias"). The bundled files got theirs afterwards (2026-11-30 18:45 UTC,
+# runs/s9/calibrate-bundled.sh: `python -m pipnet_edge.calibration.point_bias --model M --data $DATA/train --out OUT` on
+# the float and QAT checkpoints, then the export and bundle steps below); a rerun measures it itself, and its teachers, carrying
+# theirs, give pseudo-labels with the bias removed, so it will not match the bundled weights bit for bit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate

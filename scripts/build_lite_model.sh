@@ -5,6 +5,11 @@
 # Needs ../shared/data/300w/train and the torchvision MobileNetV2 ImageNet weights; the test set is only evaluated.
 # About 18 min (step 1's plain check) + 2 x 45 min (the STC check and the shipped run) + 2 x 3 min (the polish) of
 # training and 2 min of QAT per model on 2 CPU cores; step 2 (3 rounds, pseudo-labels included) took 45 min on 2026-11-30.
+# Every training run ends by measuring the model's per-landmark bias on its training faces and storing it in the spec
+# (the decode subtracts it; README "The point bias"). The bundled files got theirs afterwards (2026-11-30 18:45 UTC,
+# runs/s9/calibrate-bundled.sh: `python -m pipnet_edge.calibration.point_bias --model M --data $DATA/train --out OUT` on
+# the float and QAT checkpoints, then the export and bundle steps below); a rerun measures it itself, and its teachers, carrying
+# theirs, give pseudo-labels with the bias removed, so it will not match the bundled weights bit for bit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate

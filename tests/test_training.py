@@ -10,6 +10,7 @@ import sys
 import pytest
 import torch
 
+from pipnet_edge import ModelSpec
 from pipnet_edge.data.annotations import load_300w_folder
 from pipnet_edge.models.checkpoint import load_model, load_training_state, read_spec
 from pipnet_edge.training.trainer import TrainConfig, train
@@ -53,6 +54,8 @@ def test_train_cli_writes_checkpoint_and_resume_continues(synthetic_faces, tmp_p
     assert state["epoch"] == 1
     spec = read_spec(final)
     assert spec.backbone == "mobilenet_v3_small" and spec.input_size == 64
+    assert spec.point_bias is not None  # measured on the training faces at the end
+    assert ModelSpec.from_json(state["spec"]).point_bias is None  # the training state keeps the unbiased spec
     model = load_model(final)
     torch.testing.assert_close(model.cls_layer.weight, state["model"]["cls_layer.weight"])
 
@@ -62,7 +65,15 @@ def test_train_cli_writes_checkpoint_and_resume_continues(synthetic_faces, tmp_p
     hist = [json.loads(l) for l in (out / "history.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in hist] == [1, 2, 3]
     assert load_training_state(out / "last.pt")["epoch"] == 2
-    assert read_spec(out / "final.safetensors") == spec
+    resumed = read_spec(out / "final.safetensors")  # same spec; the point bias is measured again on the further-trained weights
+    assert resumed.point_bias is not None and resumed.point_bias != spec.point_bias
+    assert resumed.replace(point_bias=None) == spec.replace(point_bias=None)
+    assert resumed.extra["point_bias_from"]["faces"] == len(load_300w_folder(synthetic_faces))
+
+
+def test_no_point_bias_leaves_the_spec_without_one(synthetic_faces, tmp_path):
+    final = train(TrainConfig(data=str(synthetic_faces), out=str(tmp_path / "run"), epochs=1, max_steps=1, point_bias=False, **SMALL))
+    assert read_spec(final).point_bias is None
 
 
 def test_train_cli_errors_are_clear(tmp_path):
@@ -73,6 +84,21 @@ def test_train_cli_errors_are_clear(tmp_path):
     assert r.returncode == 2 and "neither a folder" in r.stderr
     r = subprocess.run([sys.executable, "-m", "pipnet_edge.train", "--data", str(tmp_path), "--qat"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--init" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "pipnet_edge.train", "--data", str(tmp_path), "--flip-prob", "2"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--flip-prob is a probability" in r.stderr
+
+
+def test_train_cli_passes_augmentation_changes_only(monkeypatch, tmp_path):
+    import pipnet_edge.training.trainer as trainer
+    from pipnet_edge.train import main
+
+    seen = []
+    monkeypatch.setattr(trainer, "train", lambda cfg: seen.append(cfg) or tmp_path / "final.safetensors")
+    main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--flip-prob", "0", "--no-point-bias"])
+    main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--lowres-prob", "0.5"])
+    assert seen[0].augment == {"flip_prob": 0.0} and seen[0].point_bias is False
+    assert seen[1].augment == {"lowres_prob": 0.5} and seen[1].point_bias is True
 
 
 @pytest.mark.slow

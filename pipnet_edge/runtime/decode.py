@@ -32,12 +32,13 @@ class DecodeTables:
     src_slot: np.ndarray  # (N, R)
     valid: np.ndarray  # (N, R) float32 mask (1 = a real reverse neighbour, 0 = padding)
     count: np.ndarray  # (N,) predictions averaged per point: valid reverse neighbours + its own
+    bias: np.ndarray | None = None  # (N, 2) the spec's point_bias, subtracted from NRM-merged points
 
     @classmethod
     def from_spec(cls, spec) -> "DecodeTables":
         src_point, src_slot, valid = spec.reverse_index
         mask = valid.astype(np.float32)
-        return cls(spec.num_nb, src_point, src_slot, mask, mask.sum(-1) + 1.0)
+        return cls(spec.num_nb, src_point, src_slot, mask, mask.sum(-1) + 1.0, getattr(spec, "point_bias_array", None))
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def decode_heads(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nr
             ``(B, H, W, N * num_nb)`` with channel ``i * num_nb + j`` = neighbour ``j`` of point ``i``.
         tables: neighbour tables of the model.
         use_nrm: average each point with its reverse neighbours' predictions (the paper's
-            NRM merge); ``False`` gives the plain argmax + offset result.
+            NRM merge) and subtract the model's measured bias (``tables.bias``, the spec's
+            ``point_bias``, measured on merged points); ``False`` gives the plain argmax + offset result.
         with_spread: also measure how far the neighbours' votes lie from each point's own estimate
             (:attr:`Decoded.spread`, the confidence self-training ranks faces by; off on the runtime's path).
 
@@ -110,6 +112,8 @@ def decode_heads(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nr
     if use_nrm:
         points = np.stack([((gx * tables.valid).sum(-1) + px) / tables.count,
                            ((gy * tables.valid).sum(-1) + py) / tables.count], axis=-1)
+        if tables.bias is not None:
+            points = points - tables.bias
     else:
         points = np.stack([px, py], axis=-1)
     return Decoded(points.astype(np.float32), peak, idx, spread)
@@ -119,3 +123,4 @@ def decode(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nrm: boo
     """``(points, scores)`` of :func:`decode_heads`: ``(B, N, 2)`` normalised crop coordinates and ``(B, N)`` peaks."""
     d = decode_heads(outputs, tables, use_nrm)
     return d.points, d.scores
+

@@ -84,6 +84,7 @@ class TrainConfig:
     round_init: str = "fresh"  # rounds after the first start from "fresh" (the first round's init) or "previous" (its student)
     round_epochs: int | None = None  # epochs of rounds after the first (lr steps scaled to match); None: epochs
     unlabelled_separate_pass: bool = False  # forward pseudo-labelled faces in their own pass (faster at 256 px on CPUs)
+    point_bias: bool = True  # measure the trained model's per-landmark bias on its training faces, store it in the spec
     unlabelled_limit: int | None = None  # use a seeded random subset of this many unlabelled faces (smoke runs, timing)
 
 
@@ -120,6 +121,24 @@ def _pick_device(name: str) -> torch.device:
             return torch.device(f"cuda:{local}")
         return torch.device("cpu")
     return torch.device(name)
+
+
+def _measure_point_bias(cfg: TrainConfig, model, records: list[FaceRecord], val_records: list[FaceRecord] | None) -> None:
+    """Measure the trained model's systematic error per landmark on its labelled training faces and put it in
+    ``model.spec`` (:mod:`pipnet_edge.calibration.point_bias`); log the validation NME it gives."""
+    from ..calibration.point_bias import measure_point_bias, with_point_bias
+    from ..evaluation.predictors import torch_predictor
+    from ..evaluation.runner import predict_faces
+
+    net = model.eval_model() if cfg.qat else model
+    bias = measure_point_bias(torch_predictor(net, "point bias"), records)
+    side = model.spec.input_size
+    log.info("point bias on %d training faces: mean x %+.3f, y %+.3f px of the %d px crop (largest %.3f px); stored in the spec",
+             len(records), bias[:, 0].mean() * side, bias[:, 1].mean() * side, side, np.abs(bias).max() * side)
+    model.spec = with_point_bias(model.spec, bias, len(records), cfg.data)
+    if val_records is not None:
+        val = predict_faces(torch_predictor(model.eval_model() if cfg.qat else model, "validation"), val_records)
+        log.info("validation NME with the point bias subtracted: %.4f", summarize(val.points, val.truth, model.spec.scheme).nme)
 
 
 def build_spec(cfg: TrainConfig, records: list[FaceRecord]) -> ModelSpec:
@@ -247,6 +266,8 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
         spec = read_spec(cfg.init)
     else:
         spec = build_spec(cfg, records)
+    if spec.point_bias is not None:  # the bias of the weights we start from: measured again at the end
+        spec = spec.replace(point_bias=None)
 
     if cfg.qat:
         from ..quantization import QATModel
@@ -255,7 +276,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
         if cfg.init:
             from ..models.checkpoint import load_model
 
-            float_model = load_model(cfg.init)
+            float_model.load_state_dict(load_model(cfg.init).state_dict())
         model = QATModel.prepare(float_model, example_batch=2, scheme=cfg.qat_scheme)
         if state is not None:
             model.load_qat_state(state["model"])
@@ -445,6 +466,8 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
         if cfg.max_steps and step >= cfg.max_steps:
             break
     if _is_main():
+        if cfg.point_bias:
+            _measure_point_bias(cfg, model, records, val_records)
         if cfg.qat:
             model.save(final)
         else:
