@@ -123,4 +123,3 @@ def decode(outputs: Mapping[str, np.ndarray], tables: DecodeTables, use_nrm: boo
     """``(points, scores)`` of :func:`decode_heads`: ``(B, N, 2)`` normalised crop coordinates and ``(B, N)`` peaks."""
     d = decode_heads(outputs, tables, use_nrm)
     return d.points, d.scores
-

@@ -137,7 +137,7 @@ def _measure_point_bias(cfg: TrainConfig, model, records: list[FaceRecord], val_
              len(records), bias[:, 0].mean() * side, bias[:, 1].mean() * side, side, np.abs(bias).max() * side)
     model.spec = with_point_bias(model.spec, bias, len(records), cfg.data)
     if val_records is not None:
-        val = predict_faces(torch_predictor(model.eval_model() if cfg.qat else model, "validation"), val_records)
+        val = predict_faces(torch_predictor(net, "validation"), val_records)
         log.info("validation NME with the point bias subtracted: %.4f", summarize(val.points, val.truth, model.spec.scheme).nme)
 
 
