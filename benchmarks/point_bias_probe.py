@@ -20,18 +20,22 @@ import warnings
 import numpy as np
 
 
-def _corrected(path: str, bias):
-    """A detector-less predictor over the checkpoint with ``bias`` in its spec (``None``: without one)."""
-    from pipnet_edge.calibration.point_bias import with_point_bias
-    from pipnet_edge.evaluation.predictors import torch_predictor
+def _load(path: str):
+    """The float or QAT model of a ``.safetensors`` checkpoint."""
     from pipnet_edge.quantization import QATModel, is_qat_file
 
     if is_qat_file(path):
-        model = QATModel.load(path)
-    else:
-        from pipnet_edge.models.checkpoint import load_model
+        return QATModel.load(path)
+    from pipnet_edge.models.checkpoint import load_model
 
-        model = load_model(path)
+    return load_model(path)
+
+
+def _with_bias(model, path: str, bias):
+    """A detector-less predictor over ``model`` with ``bias`` in its spec (``None``: without one)."""
+    from pipnet_edge.calibration.point_bias import with_point_bias
+    from pipnet_edge.evaluation.predictors import torch_predictor
+
     model.spec = with_point_bias(model.spec, bias)
     return torch_predictor(model, path)
 
@@ -79,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         wild = load_held_out_faces(args.five_point, None)
     rows = []
     for path in args.models:
-        plain = _corrected(path, None)
+        model = _load(path)  # loaded once; each predictor keeps the spec (and decode tables) it was made with
+        plain = _with_bias(model, path, None)
         bias = measure_point_bias(plain, train)
-        fixed = _corrected(path, bias)
+        fixed = _with_bias(model, path, bias)
         side = plain.spec.input_size
         row = {"model": path, "bias_mean_px": [round(float(v) * side, 3) for v in bias.mean(0)],
                "train_faces": len(train), "val_faces": len(val)}

@@ -45,7 +45,7 @@ def measure_point_bias(predictor, records: Sequence[FaceRecord], batch_size: int
     Raises:
         DataError: no faces, or faces with another number of points than the model's.
     """
-    from ..evaluation.runner import read_face_crops
+    from ..evaluation.runner import predict_batches
     from ..runtime import geometry
 
     spec = predictor.spec
@@ -53,18 +53,10 @@ def measure_point_bias(predictor, records: Sequence[FaceRecord], batch_size: int
         raise DataError("measuring a model's point bias needs labelled faces; got none")
     if any(r.points.shape != (spec.num_points, 2) for r in records):
         raise DataError(f"measuring the point bias needs faces labelled with the model's {spec.num_points} points")
-    it = range(0, len(records), batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(it, desc="point bias", unit="batch", leave=False)
     total = np.zeros((spec.num_points, 2))
-    for i in it:
-        chunk = records[i : i + batch_size]
-        crops, mats = read_face_crops(chunk, spec)
-        pred = predictor.predict_crops(crops).points.astype(np.float64)
+    for chunk, out, mats in predict_batches(predictor, records, batch_size, progress, desc="point bias"):
         truth = np.stack([geometry.to_normalized(geometry.apply(m, r.points), spec.input_size) for m, r in zip(mats, chunk)])
-        total += (pred - truth).sum(0)
+        total += (out.points.astype(np.float64) - truth).sum(0)
     bias = total / len(records)
     if spec.point_bias is not None:
         bias += spec.point_bias_array

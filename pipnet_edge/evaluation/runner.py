@@ -13,7 +13,7 @@ from ..runtime import geometry
 from ..runtime.preprocess import crop_faces
 from .predictors import Predictor
 
-__all__ = ["Predictions", "predict_faces", "read_face_crops", "to_image"]
+__all__ = ["Predictions", "predict_batches", "predict_faces", "read_face_crops", "to_image"]
 
 
 @dataclass
@@ -50,20 +50,30 @@ def to_image(points: np.ndarray, mats: np.ndarray, input_size: int) -> np.ndarra
     return np.stack([geometry.apply(geometry.invert(mats[k]), px[k]) for k in range(len(px))])
 
 
-def predict_faces(predictor: Predictor, records: Sequence[FaceRecord], batch_size: int = 16, progress: bool = False) -> Predictions:
-    """Landmarks of labelled faces, cropped from their ground-truth boxes (300W protocol), through
-    :meth:`~pipnet_edge.runtime.Landmarker.predict_crops`."""
+def predict_batches(predictor: Predictor, records: Sequence[FaceRecord], batch_size: int = 16, progress: bool = False,
+                    desc: str | None = None, with_spread: bool = False):
+    """Yield ``(chunk, decoded, mats)`` over batches of ``records`` cropped from their ground-truth boxes (300W
+    protocol) and run through :meth:`~pipnet_edge.runtime.Landmarker.predict_crops`: the one loop behind
+    :func:`predict_faces`, pseudo-labels and the point-bias measurement (``mats``: image -> crop, ``(B, 2, 3)``)."""
     spec = predictor.spec
     it = range(0, len(records), batch_size)
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(it, desc=predictor.name, unit="batch", leave=False)
-    pts_all, cells_all = [], []
+        it = tqdm(it, desc=desc or predictor.name, unit="batch", leave=False, dynamic_ncols=True, mininterval=2.0)
     for i in it:
-        crops, mats = read_face_crops(records[i : i + batch_size], spec)
-        out = predictor.predict_crops(crops)
-        pts_all.append(to_image(out.points, mats, spec.input_size))
+        chunk = records[i : i + batch_size]
+        crops, mats = read_face_crops(chunk, spec)
+        yield chunk, predictor.predict_crops(crops, with_spread=with_spread), mats
+
+
+def predict_faces(predictor: Predictor, records: Sequence[FaceRecord], batch_size: int = 16, progress: bool = False) -> Predictions:
+    """Landmarks of labelled faces, cropped from their ground-truth boxes (300W protocol), through
+    :meth:`~pipnet_edge.runtime.Landmarker.predict_crops`."""
+    size = predictor.spec.input_size
+    pts_all, cells_all = [], []
+    for _, out, mats in predict_batches(predictor, records, batch_size, progress):
+        pts_all.append(to_image(out.points, mats, size))
         cells_all.append(out.cells)
     return Predictions(
         np.concatenate(pts_all).astype(np.float32),

@@ -38,7 +38,7 @@ class DecodeTables:
     def from_spec(cls, spec) -> "DecodeTables":
         src_point, src_slot, valid = spec.reverse_index
         mask = valid.astype(np.float32)
-        return cls(spec.num_nb, src_point, src_slot, mask, mask.sum(-1) + 1.0, getattr(spec, "point_bias_array", None))
+        return cls(spec.num_nb, src_point, src_slot, mask, mask.sum(-1) + 1.0, spec.point_bias_array)
 
 
 @dataclass(frozen=True)

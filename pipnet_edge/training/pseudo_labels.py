@@ -75,19 +75,13 @@ class PseudoLabels:
 def predict_pseudo_labels(predictor, records: Sequence[FaceRecord], keys: Sequence[str], batch_size: int = 32,
                           progress: bool = False) -> PseudoLabels:
     """Run ``predictor`` (see :func:`~pipnet_edge.evaluation.open_predictor`) over unaugmented crops of ``records``."""
-    from ..evaluation.runner import read_face_crops, to_image
+    from ..evaluation.runner import predict_batches, to_image
 
-    spec = predictor.spec
-    it = range(0, len(records), batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(it, desc=f"pseudo-labels ({predictor.name})", unit="batch", dynamic_ncols=True, mininterval=2.0)
+    size = predictor.spec.input_size
     points, peaks, spreads = [], [], []
-    for i in it:
-        crops, mats = read_face_crops(records[i : i + batch_size], spec)
-        out = predictor.predict_crops(crops, with_spread=True)
-        points.append(to_image(out.points, mats, spec.input_size))
+    for _, out, mats in predict_batches(predictor, records, batch_size, progress, desc=f"pseudo-labels ({predictor.name})",
+                                        with_spread=True):
+        points.append(to_image(out.points, mats, size))
         peaks.append(out.scores.mean(-1))
         spreads.append(out.spread.mean(-1))
     return PseudoLabels(list(keys), np.concatenate(points).astype(np.float32), np.concatenate(peaks), np.concatenate(spreads),
