@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(with --unlabelled: any value, e.g. the --out folder, continues the rounds in --out)")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke tests)")
     p.add_argument("--teacher", help="float model to distil from (same scheme, map size and num_nb; e.g. the default model); "
+                   "with --qat: a float model (usually --init) the fake-quantized student is distilled from; "
                    "with --unlabelled: the model that pseudo-labels the unlabelled faces (any model file or bundled name, "
                    "default default-float)")
     p.add_argument("--distill-weight", type=float, default=0.5, help="loss = (1 - w) * ground truth + w * teacher")

@@ -120,3 +120,71 @@ def test_qat_file_records_its_scheme_and_old_files_load_as_shared(tmp_path):
         meta = {k: v for k, v in (f.metadata() or {}).items() if k != "activation_scheme"}
     save_file(load_file(str(old)), str(old), metadata=meta)  # as written before the scheme was recorded
     assert QATModel.load(old).scheme == "shared"
+
+
+def test_qat_fine_tuning_distils_from_its_float_model(synthetic_faces, tmp_path):
+    """``--qat --teacher F``: the fake-quantized student learns the float model's outputs as well as the labels."""
+    import json
+
+    from pipnet_edge.errors import SpecError
+    from pipnet_edge.quantization.qat_model import is_qat_file
+    from pipnet_edge.training.trainer import TrainConfig, train
+
+    quick = dict(backbone="mobilenet_v3_small", input_size=64, batch_size=4, progress=False, threads=1, epochs=1, max_steps=1)
+    float_path = train(TrainConfig(data=str(synthetic_faces), out=str(tmp_path / "f"), **quick))
+    qat_path = train(TrainConfig(data=str(synthetic_faces), out=str(tmp_path / "q"), init=str(float_path), qat=True,
+                                 teacher=str(float_path), lr=1e-5, point_bias=False, **quick))
+    assert is_qat_file(qat_path)
+    hist = [json.loads(line) for line in (tmp_path / "q" / "history.jsonl").read_text().splitlines()]
+    assert hist[-1]["kd_score"] >= 0.0 and hist[-1]["kd_offset"] > 0.0  # the distillation term was computed
+    with pytest.raises(SpecError, match="QAT checkpoint; distil from a float model"):
+        train(TrainConfig(data=str(synthetic_faces), out=str(tmp_path / "bad"), init=str(float_path), qat=True,
+                          teacher=str(qat_path), **quick))
+
+
+def test_activation_ranges_reestimated_as_the_mean_of_per_face_extremes(tmp_path):
+    """``quantization.ranges``: each activation quantizer's range becomes the mean of the faces' own min / max (the
+    input quantizer's: of the crops' pixel extremes, computable without the model); weights and their quantizers stay."""
+    import numpy as np
+
+    from pipnet_edge.errors import DataError
+    from pipnet_edge.quantization import QATModel
+    from pipnet_edge.quantization.ranges import QUANTIZER_GROUPS, quantizer_groups, reestimate_activation_ranges
+
+    qm = QATModel.prepare(_float_model())
+    qm.calibrate([torch.rand(4, 64, 64, 3) * 255 for _ in range(2)])
+    groups = quantizer_groups(qm.graph)
+    assert set(groups) == set(QUANTIZER_GROUPS) and len(groups["input"]) == 1 and groups["weights"] and groups["relu6"]
+    weights = {k: v.clone() for k, v in qm.graph.state_dict().items() if "weight" in k}
+    w_fq = qm.graph.get_submodule(groups["weights"][0])
+    w_scale = w_fq.scale.clone()
+    rng = np.random.default_rng(0)
+    crops = [rng.uniform(lo, hi, (64, 64, 3)).astype(np.float32) for lo, hi in ((10, 200), (30, 250), (0, 120))]
+    n = reestimate_activation_ranges(qm, crops)
+    assert n == sum(len(v) for g, v in groups.items() if g != "weights")
+    obs = qm.graph.get_submodule(groups["input"][0]).activation_post_process
+    assert float(obs.min_val) == pytest.approx(np.mean([c.min() for c in crops]), rel=1e-5)
+    assert float(obs.max_val) == pytest.approx(np.mean([c.max() for c in crops]), rel=1e-5)
+    fq_in = qm.graph.get_submodule(groups["input"][0])
+    assert float(fq_in.scale) == pytest.approx((float(obs.max_val) - min(0.0, float(obs.min_val))) / 255, rel=1e-3)
+    for k, v in qm.graph.state_dict().items():
+        if k in weights:
+            torch.testing.assert_close(v, weights[k])
+    torch.testing.assert_close(w_fq.scale, w_scale)
+    assert not fq_in.observer_enabled.item()  # frozen again: running the model does not move the ranges
+    before = fq_in.scale.clone()
+    qm(torch.rand(2, 64, 64, 3) * 255)
+    torch.testing.assert_close(fq_in.scale, before)
+    with pytest.raises(DataError, match="no face crops"):
+        reestimate_activation_ranges(qm, [])
+
+
+def test_range_estimation_refuses_float_checkpoints(tmp_path, capsys):
+    """``python -m pipnet_edge.quantization.ranges`` on a float model: a message naming the problem, exit code 2."""
+    from pipnet_edge.models.checkpoint import save_model
+    from pipnet_edge.quantization.ranges import main
+
+    path = save_model(_float_model(), tmp_path / "float.safetensors")
+    assert main(["--qat", str(path), "--data", str(tmp_path), "--out", str(tmp_path / "out.safetensors")]) == 2
+    assert "is not a QAT checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "out.safetensors").exists()

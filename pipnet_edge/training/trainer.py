@@ -175,12 +175,15 @@ def _load_teacher(cfg: TrainConfig, spec: ModelSpec, device: torch.device):
     """The frozen float teacher and the map of its neighbour slots onto the student's.
 
     It must predict on the student's grid (same scheme, map size, num_nb and crop rule);
-    neighbour tables may differ slightly (mean faces of slightly different data).
+    neighbour tables may differ slightly (mean faces of slightly different data). With
+    ``qat`` the student is the fake-quantized model and a float teacher (typically the
+    float model it was prepared from) keeps it close to the float outputs.
     """
     from ..models.checkpoint import load_model
+    from ..quantization.qat_model import is_qat_file
 
-    if cfg.qat:
-        raise SpecError("--teacher distils into float training; QAT fine-tunes without a teacher")
+    if is_qat_file(cfg.teacher):
+        raise SpecError(f"teacher {cfg.teacher} is a QAT checkpoint; distil from a float model (with --qat: usually --init itself)")
     if not 0.0 < cfg.distill_weight <= 1.0:
         raise SpecError(f"--distill-weight must be in (0, 1], got {cfg.distill_weight}")
     teacher = load_model(cfg.teacher)
