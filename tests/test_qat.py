@@ -177,6 +177,7 @@ def test_activation_ranges_reestimated_as_the_mean_of_per_face_extremes(tmp_path
     torch.testing.assert_close(fq_in.scale, before)
     with pytest.raises(DataError, match="no face crops"):
         reestimate_activation_ranges(qm, [])
+    torch.testing.assert_close(fq_in.scale, before)  # a refused call leaves the ranges as they were
 
 
 def test_range_estimation_refuses_float_checkpoints(tmp_path, capsys):

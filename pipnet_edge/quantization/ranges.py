@@ -78,6 +78,9 @@ def reestimate_activation_ranges(model, crops: Iterable[np.ndarray]) -> int:
     """
     import torch
 
+    crops = list(crops)
+    if not crops:  # before any range is touched
+        raise DataError("no face crops to estimate the activation ranges on")
     graph = model.graph
     groups = quantizer_groups(graph)
     fqs = [graph.get_submodule(t) for g, names in groups.items() if g != "weights" for t in names]
@@ -101,8 +104,6 @@ def reestimate_activation_ranges(model, crops: Iterable[np.ndarray]) -> int:
         for fq, c in zip(fqs, saved):
             fq.disable_observer()
             fq.activation_post_process.averaging_constant = c
-    if seen == 0:
-        raise DataError("no face crops to estimate the activation ranges on")
     model.eval()
     return len(fqs)
 
@@ -126,6 +127,8 @@ def reestimate_checkpoint(qat: str | Path, records: Sequence, out: str | Path, c
     _require_qat(qat)
     if not records:
         raise DataError("no labelled faces given")
+    if count < 1:
+        raise DataError(f"--count must be at least 1, got {count}")
     model = QATModel.load(qat)
     rng = np.random.default_rng(seed)
     pick = [records[i] for i in sorted(rng.choice(len(records), min(count, len(records)), replace=False))]
