@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         from pipnet_edge.models.checkpoint import load_model
 
         rows.append({"row": "float model", "quantizers_off": None, "val_nme": nme(load_model(args.float_model))})
-    model = QATModel.load(args.qat)
+    model = QATModel.load(args.qat).eval()  # BatchNorm on running statistics, ranges frozen: as exported
     graph = model.graph
     groups = quantizer_groups(graph)
     every = [t for names in groups.values() for t in names]
@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
             graph.get_submodule(t).enable_fake_quant()
         for t in off:
             graph.get_submodule(t).disable_fake_quant()
-        model.eval()
         rows.append({"row": row, "quantizers_off": len(off), "val_nme": nme(model)})
         print(f"{row:<62} {len(off):>4} off  NME {rows[-1]['val_nme']:.4f} %", flush=True)
 

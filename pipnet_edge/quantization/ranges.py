@@ -92,19 +92,16 @@ def reestimate_activation_ranges(model, crops: Iterable[np.ndarray]) -> int:
         obs.min_val.fill_(math.inf)  # the fused observer takes the first value as is, then averages
         obs.max_val.fill_(-math.inf)
         fq.enable_observer()
-    seen = 0
     try:
         with torch.no_grad():
-            for crop in crops:
-                seen += 1
+            for k, crop in enumerate(crops, 1):
                 for fq in fqs:  # running mean: the k-th face weighs 1/k
-                    fq.activation_post_process.averaging_constant = 1.0 / seen
+                    fq.activation_post_process.averaging_constant = 1.0 / k
                 graph(torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float32)[None]))
-    finally:
+    finally:  # ranges frozen again, as eval() leaves them
         for fq, c in zip(fqs, saved):
             fq.disable_observer()
             fq.activation_post_process.averaging_constant = c
-    model.eval()
     return len(fqs)
 
 
@@ -155,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         from ..data.annotations import load_faces
+
         _require_qat(args.qat)  # before reading any face
         records = load_faces(args.data)
         n = reestimate_checkpoint(args.qat, records, args.out, args.count, args.seed, args.data)
