@@ -9,11 +9,16 @@ Examples::
         --calib ../shared/data/300w/train                              # post-training quantization
     python -m pipnet_edge.export --target tflite-int8 --weights runs/mbv2-qat/qat.safetensors \\
         --io-dtype uint8                                               # QAT model, raw uint8 pixels in
+    python -m pipnet_edge.export --target ethos-u --model lite          # Arm Ethos-U55/65/85 (Vela), all six configurations
 
 From Python: ``from pipnet_edge.export import export; records = export("lite", ["onnx", "tflite-int8"], "exports")``.
 
 INT8 targets are made from one quantized graph: the QAT model's own (learned scales) when
 the weights are a QAT model, otherwise post-training quantization calibrated on ``--calib``.
+Every INT8 graph is full-integer (every operator, the residual Adds included, on int8 tensors; no
+quantize / dequantize inside): each INT8 export is checked, and refused when it is not. NPU targets
+(``ethos-u*``) compile the INT8 TFLite with the NPU's own compiler and keep its report (operators on
+the NPU and the CPU, estimated time and memory) in the artifact and the export record.
 Every artifact carries the ModelSpec and its export settings as metadata, and each export
 ends with an accuracy summary against the float model on ``--data`` (labelled faces).
 Third-party warnings and converter chatter are hidden unless ``--verbose``.
@@ -40,6 +45,7 @@ from .converters.quiet import import_quietly, quiet
 from .converters.targets import (
     INT8_TOOLCHAIN,
     IO_DTYPES,
+    TARGET_GROUPS,
     TARGETS,
     ExportContext,
     ExportRecord,
@@ -93,7 +99,8 @@ def export(
             for float targets, its QAT model for INT8 ones), a float checkpoint (``.safetensors`` /
             ``.pt``), a QAT checkpoint (INT8 targets only), an in-memory ``PIPNet`` or ``QATModel``;
             ``None`` when ``qat`` alone is given (INT8 targets only). CLI: ``--model`` / ``--weights``.
-        targets: a target name, a list of them, or ``"all"`` (see :data:`~pipnet_edge.converters.targets.TARGETS`).
+        targets: a target name, a list of them, or a group: ``"all"`` (the eight core targets), ``"ethos-u"`` (see
+            :data:`~pipnet_edge.converters.targets.TARGETS` and :data:`~pipnet_edge.converters.targets.TARGET_GROUPS`).
         out: output folder, created when the first target is written.
         qat: a QAT model (file or ``QATModel``) for the INT8 targets when ``model`` is the float one
             (CLI ``--qat-weights``); INT8 then uses its learned quantization, without calibration.
@@ -288,6 +295,11 @@ def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, 
     reports.mkdir(parents=True, exist_ok=True)
     done = []
     for r in records:
+        if r.compiler_report is not None:
+            # an NPU's compiled file runs only on that NPU; its graph is the INT8 TFLite's, checked above when exported
+            log.info("%-14s runs only on its NPU: no accuracy summary here (its graph is the tflite-int8 one)", r.target)
+            done.append(r)
+            continue
         cand = open_predictor(str(r.path))
         stem = r.path.stem
         rep = compare(ref, cand, faces, data, chart_path=reports / f"{stem}.png", reference_predictions=ref_pred)
@@ -302,20 +314,35 @@ def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, 
 
 
 def records_markdown(records: Sequence[ExportRecord]) -> str:
-    """The Markdown table the CLI prints: target, file, size, seconds and the accuracy summary."""
-    rows = ["| target | file | size MB | seconds | NME % | vs reference |", "|---|---|---|---|---|---|"]
+    """The Markdown table the CLI prints: target, file, size, seconds, the accuracy summary and, for INT8 and NPU
+    targets, the full-integer check and the NPU compiler's report."""
+    rows = ["| target | file | size MB | seconds | NME % | vs reference | integer / NPU |", "|---|---|---|---|---|---|---|"]
     for r in records:
         s = r.summary or {}
         nme = f"{s['nme_candidate']:.3f}" if s else "-"
         delta = f"{s['nme_delta']:+.3f}" if s else "-"
-        rows.append(f"| {r.target} | {r.path.name} | {r.size_bytes / 1e6:.2f} | {r.seconds:.1f} | {nme} | {delta} |")
+        rows.append(f"| {r.target} | {r.path.name} | {r.size_bytes / 1e6:.2f} | {r.seconds:.1f} | {nme} | {delta} | "
+                    f"{_integer_npu_cell(r)} |")
     return "\n".join(rows)
+
+
+def _integer_npu_cell(r: ExportRecord) -> str:
+    parts = []
+    if r.integer_check is not None:
+        c = r.integer_check
+        parts.append(f"full-integer, {c['integer_operators']}/{c['operators']} ops" if c["full_integer"] else "NOT integer")
+    if r.compiler_report is not None:
+        c = r.compiler_report
+        parts.append(f"NPU {c['npu_operators']} ops, CPU {c['cpu_operators']}; est. {c['inference_time_ms']} ms, "
+                     f"SRAM {c['sram_kib']} KiB")
+    return "; ".join(parts) or "-"
 
 
 # --------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipnet_edge.export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", required=True, nargs="+", help=f"one or more of: {', '.join(TARGETS)}, or all")
+    p.add_argument("--target", required=True, nargs="+",
+                   help=f"one or more of: {', '.join(TARGETS)}, or a group: {', '.join(TARGET_GROUPS)}")
     p.add_argument("--model", default="default", help="bundled model to export when no --weights are given: default or lite")
     p.add_argument("--weights", help="float model (.safetensors/.pt) or QAT model (.safetensors); default: the bundled --model")
     p.add_argument("--qat-weights", help="QAT model for the INT8 targets, when --weights is the float model")

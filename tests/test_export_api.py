@@ -35,7 +35,7 @@ def tiny():
 # ---------------------------------------------------------------------------- errors
 def test_unknown_target_and_io_dtype_fail_before_any_work(tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(ExportError, match=r"unknown target 'tflite-int9'; choose from: onnx, .* or 'all'"):
+    with pytest.raises(ExportError, match=r"unknown target 'tflite-int9'; choose from: onnx, .*, ethos-u55-128, .* or a group: all, ethos-u"):
         export("default", ["onnx", "tflite-int9"], out)
     with pytest.raises(ExportError, match=r"unknown io_dtype 'int4'; choose from: float32, int8, uint8"):
         export("default", "tflite-int8", out, io_dtype="int4")

@@ -28,14 +28,44 @@ class TinyBackbone(torch.nn.Module):
         return self.features(x)
 
 
+class TinyResidualBackbone(torch.nn.Module):
+    """MobileNetV2's inverted residuals in miniature, stride 32, with residual Adds that feed the next Add
+    (the chains that stayed float before every Add was quantized: see ``quantization.quantizer.annotate_adds``)."""
+
+    out_channels = 32
+    residual_adds = 5
+
+    def __init__(self):
+        super().__init__()
+        from pipnet_edge.models.mobilenetv2 import ConvBNReLU, InvertedResidual
+
+        self.features = torch.nn.Sequential(
+            ConvBNReLU(3, 16, stride=2),
+            InvertedResidual(16, 16, 2, 2),
+            InvertedResidual(16, 16, 1, 2), InvertedResidual(16, 16, 1, 2), InvertedResidual(16, 16, 1, 2),  # 3 chained Adds
+            InvertedResidual(16, 32, 2, 2),
+            InvertedResidual(32, 32, 2, 2),
+            InvertedResidual(32, 32, 2, 2), InvertedResidual(32, 32, 1, 2), InvertedResidual(32, 32, 1, 2),  # 2 chained Adds
+        )
+
+    def forward(self, x):
+        return self.features(x)
+
+
 register_backbone("tiny_test")(lambda **kw: TinyBackbone())
+register_backbone("tiny_residual_test")(lambda **kw: TinyResidualBackbone())
 
 
-def tiny_model(seed: int = 0, input_size: int = 64, num_nb: int = 4) -> torch.nn.Module:
+def tiny_residual_model(seed: int = 0, input_size: int = 64, num_nb: int = 4) -> torch.nn.Module:
+    """:func:`tiny_model` on :class:`TinyResidualBackbone` (residual Adds, chained)."""
+    return tiny_model(seed, input_size, num_nb, backbone="tiny_residual_test")
+
+
+def tiny_model(seed: int = 0, input_size: int = 64, num_nb: int = 4, backbone: str = "tiny_test") -> torch.nn.Module:
     """Random tiny PIPNet with data-like BatchNorm statistics and head outputs of realistic size."""
     torch.manual_seed(seed)
     mf = np.random.default_rng(0).uniform(0.1, 0.9, size=(68, 2))
-    spec = ModelSpec.create("300w-68", mf, backbone="tiny_test", input_size=input_size, num_nb=num_nb)
+    spec = ModelSpec.create("300w-68", mf, backbone=backbone, input_size=input_size, num_nb=num_nb)
     model = create_model(spec)
     with torch.no_grad():
         for layer in (model.cls_layer, model.x_layer, model.y_layer, model.nb_x_layer, model.nb_y_layer):

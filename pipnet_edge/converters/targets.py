@@ -11,7 +11,9 @@ The public entry point is :func:`pipnet_edge.export.export`.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import ExportError
-from ..runtime.artifact import FORMATS, artifact_size, encode_metadata
+from ..runtime.artifact import FORMATS, METADATA_KEY, artifact_size, encode_metadata
 from .quiet import import_quietly
 
 __all__ = [
@@ -38,6 +40,8 @@ _TOOLCHAINS = {
     "tflite": ("litert_torch",),
 }
 INT8_TOOLCHAIN = ("torchao", "litert_torch")
+# the pip extra that installs a module a target needs (default: "export")
+_EXTRA_OF_MODULE = {"ethosu": "ethos-u", "onnxruntime_qnn": "qnn"}
 
 
 # --------------------------------------------------------------------------- builders
@@ -66,11 +70,34 @@ def _build_openvino(ctx: ExportContext, target: Target, path: Path, io_dtype: st
 
 
 def _build_tflite(ctx: ExportContext, target: Target, path: Path, io_dtype: str, metadata: str) -> Path:
-    from .tflite import export_tflite, export_tflite_int8
+    from .tflite import export_tflite
+    from .tflite_flatbuffer import add_metadata
 
     if target.int8:
-        return export_tflite_int8(ctx.qgraph(), path, metadata, io_dtype)
+        path.write_bytes(ctx.int8_tflite(io_dtype))
+        add_metadata(path, METADATA_KEY, metadata.encode())
+        return path
     return export_tflite(ctx.require_float_model(target.name), path, metadata, fp16=target.precision == "fp16")
+
+
+def _build_ethos_u(ctx: ExportContext, target: Target, path: Path, io_dtype: str, metadata: str) -> tuple[Path, dict]:
+    """The run's full-INT8 TFLite compiled by Vela; Vela's report goes into the metadata and the record."""
+    from .tflite_flatbuffer import add_metadata
+    from .vela import ETHOS_U_CONFIGS, ETHOS_U_DELEGATE, compile_vela
+
+    src = path.with_suffix(".int8.tmp.tflite")
+    try:
+        src.write_bytes(ctx.int8_tflite(io_dtype))
+        report = compile_vela(src, path, ETHOS_U_CONFIGS[target.name])
+    finally:
+        src.unlink(missing_ok=True)
+    doc = json.loads(metadata)
+    doc["export"]["npu"] = {"vendor": "Arm", "delegate": ETHOS_U_DELEGATE, **report}
+    add_metadata(path, METADATA_KEY, json.dumps(doc, separators=(",", ":")).encode())
+    if report["cpu_operators"]:
+        log.warning("%s: Vela left %s operator(s) on the CPU: %s", target.name, report["cpu_operators"],
+                    "; ".join(report["cpu_operator_reasons"][:4]))
+    return path, {"compiler_report": report}
 
 
 # --------------------------------------------------------------------------- the table
@@ -84,7 +111,9 @@ class Target:
     io_dtypes: tuple[str, ...]  # the first is the default
     runtime: str
     description: str
-    builder: Callable[[ExportContext, Target, Path, str, str], Path] = field(repr=False, compare=False)
+    builder: Callable[[ExportContext, Target, Path, str, str], Path | tuple[Path, dict]] = field(repr=False, compare=False)
+    group: str = "all"  # the name that selects it with its kin: "all" (the core targets), "ethos-u", "qnn"
+    modules: tuple[str, ...] = ()  # Python modules the builder needs beyond its format's toolchain
 
     @property
     def int8(self) -> bool:
@@ -97,11 +126,17 @@ class Target:
     @property
     def requires(self) -> tuple[str, ...]:
         """Python modules the builder needs (INT8: the PT2E quantizer is litert-torch's, on torchao)."""
-        return tuple(dict.fromkeys(_TOOLCHAINS[self.format] + (INT8_TOOLCHAIN if self.int8 else ())))
+        return tuple(dict.fromkeys(_TOOLCHAINS[self.format] + (INT8_TOOLCHAIN if self.int8 else ()) + self.modules))
 
     def file_name(self, stem: str, io_dtype: str) -> str:
         io = f"_{io_dtype}io" if self.int8 and io_dtype != self.io_dtypes[0] else ""
         return f"{stem}_{self.name}{io}{self.suffix}"
+
+
+def _ethos_u_configs():
+    from .vela import ETHOS_U_CONFIGS  # the table only: Vela itself is imported when a target is built
+
+    return ETHOS_U_CONFIGS.values()
 
 
 TARGETS: dict[str, Target] = {
@@ -122,18 +157,28 @@ TARGETS: dict[str, Target] = {
             "tflite-int8", "tflite", "int8", ("int8", "uint8", "float32"), "tflite",
             "full-INT8 TFLite: int8 weights + activations, int8/uint8 I/O for NPUs (raw pixels in)", _build_tflite,
         ),
+        *(Target(c.name, "tflite", "int8", ("int8", "uint8"), "tflite + Ethos-U delegate", c.description, _build_ethos_u,
+                 group="ethos-u", modules=("ethosu",)) for c in _ethos_u_configs()),
     )
 }
+# names that select several targets: "all" the core eight (installed by the export extra), then each NPU family
+TARGET_GROUPS: dict[str, tuple[str, ...]] = {
+    g: tuple(t.name for t in TARGETS.values() if t.group == g) for g in dict.fromkeys(t.group for t in TARGETS.values())
+}
+
+
+def _choices() -> str:
+    return f"{', '.join(TARGETS)}, or a group: {', '.join(TARGET_GROUPS)}"
 
 
 def get_target(name: str) -> Target:
     if name not in TARGETS:
-        raise ExportError(f"unknown target {name!r}; choose from: {', '.join(TARGETS)} or 'all'")
+        raise ExportError(f"unknown target {name!r}; choose from: {_choices()}")
     return TARGETS[name]
 
 
 def resolve_targets(names: str | list[str] | tuple[str, ...]) -> list[str]:
-    """Target names in order, ``"all"`` expanded, duplicates dropped.
+    """Target names in order, groups (``"all"``, ``"ethos-u"`` ...: :data:`TARGET_GROUPS`) expanded, duplicates dropped.
 
     Raises:
         ExportError: an unknown name, or none at all.
@@ -142,9 +187,9 @@ def resolve_targets(names: str | list[str] | tuple[str, ...]) -> list[str]:
         names = [names]
     out: list[str] = []
     for n in names:
-        out += list(TARGETS) if n == "all" else [get_target(n).name]
+        out += list(TARGET_GROUPS[n]) if n in TARGET_GROUPS else [get_target(n).name]
     if not out:
-        raise ExportError(f"no target given; choose from: {', '.join(TARGETS)} or 'all'")
+        raise ExportError(f"no target given; choose from: {_choices()}")
     return list(dict.fromkeys(out))
 
 
@@ -153,13 +198,15 @@ def check_toolchains(names: list[str]) -> None:
     for name in names:
         for module in TARGETS[name].requires:
             if importlib.util.find_spec(module) is None:
-                raise ExportError(f"target {name} needs the Python module {module!r}: pip install 'pipnet-edge[export]'")
+                extra = _EXTRA_OF_MODULE.get(module, "export")
+                raise ExportError(f"target {name} needs the Python module {module!r}: pip install 'pipnet-edge[{extra}]'")
 
 
 def targets_markdown() -> str:
-    rows = ["| target | format | precision | I/O dtypes | runs on | what |", "|---|---|---|---|---|---|"]
+    rows = ["| target | group | format | precision | I/O dtypes | runs on | what |", "|---|---|---|---|---|---|---|"]
     for t in TARGETS.values():
-        rows.append(f"| `{t.name}` | {t.format} | {t.precision} | {', '.join(t.io_dtypes)} | {t.runtime} | {t.description} |")
+        rows.append(f"| `{t.name}` | {t.group} | {t.format} | {t.precision} | {', '.join(t.io_dtypes)} | {t.runtime} | "
+                    f"{t.description} |")
     return "\n".join(rows)
 
 
@@ -177,6 +224,10 @@ class ExportRecord:
         quantization: for INT8 targets, how the quantized graph was made (``method``: ``qat`` or
             ``ptq``, and for ``ptq`` the ``calibration`` set), as stored in the artifact's metadata.
         summary: the accuracy summary against the reference model when the export was given labelled data.
+        integer_check: for INT8 targets, the full-integer check the artifact passed
+            (:class:`~pipnet_edge.converters.full_integer.IntegerCheck` as a dict).
+        compiler_report: for NPU targets, the NPU compiler's report (Vela: operators on NPU / CPU, estimated
+            inference time, SRAM and flash / DRAM use, MACs), also stored in the artifact's metadata.
     """
 
     target: str
@@ -186,6 +237,8 @@ class ExportRecord:
     io_dtype: str
     quantization: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
+    integer_check: dict[str, Any] | None = None
+    compiler_report: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form written by ``--json`` (``quantization`` and ``summary`` only when present)."""
@@ -197,6 +250,9 @@ class ExportRecord:
             out["quantization"] = self.quantization
         if self.summary is not None:
             out["summary"] = self.summary
+        for key in ("integer_check", "compiler_report"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
 
@@ -213,6 +269,7 @@ class ExportContext:
     verbose: bool = False
     _qgraph: object | None = field(default=None, repr=False)
     _onnx: dict = field(default_factory=dict, repr=False)  # int8 (bool) -> onnx.ModelProto without metadata
+    _tflite_int8: dict = field(default_factory=dict, repr=False)  # io_dtype -> (full-INT8 .tflite bytes, IntegerCheck)
 
     def spec(self, int8: bool):
         src = self.int8_source if int8 else self.float_model
@@ -234,6 +291,43 @@ class ExportContext:
                 raise ExportError("no INT8 source to export for this target")
             self._qgraph = quantize_model(self.int8_source, self.calib)
         return self._qgraph
+
+    def int8_tflite(self, io_dtype: str) -> bytes:
+        """The run's full-INT8 TFLite (no metadata yet) with ``io_dtype`` I/O: converted once, shared by ``tflite-int8``
+        and every Ethos-U target. It has passed the full-integer check.
+
+        Raises:
+            ExportError: the converted graph is not full-integer.
+        """
+        if io_dtype not in self._tflite_int8:
+            from .full_integer import check_tflite
+            from .tflite import export_tflite_int8
+
+            with tempfile.TemporaryDirectory(prefix="pipnet-tflite-") as tmp:
+                path = Path(tmp) / "int8.tflite"
+                export_tflite_int8(self.qgraph(), path, None, io_dtype)
+                check = check_tflite(path)
+                if not check.ok:
+                    raise _not_full_integer(f"INT8 TFLite ({io_dtype} I/O)", check)
+                self._tflite_int8[io_dtype] = path.read_bytes(), check
+        return self._tflite_int8[io_dtype][0]
+
+    def integer_check(self, fmt: str, io_dtype: str):
+        """The full-integer check the run's INT8 graph of ``fmt`` passed (TFLite: before any NPU compiler; ONNX and
+        OpenVINO: the QDQ ONNX graph both are made from).
+
+        Raises:
+            ExportError: the graph is not full-integer.
+        """
+        from .full_integer import check_onnx_qdq
+
+        if fmt == "tflite":
+            self.int8_tflite(io_dtype)
+            return self._tflite_int8[io_dtype][1]
+        check = check_onnx_qdq(self.onnx_graph(True))
+        if not check.ok:
+            raise _not_full_integer("INT8 QDQ ONNX", check)
+        return check
 
     def onnx_graph(self, int8: bool):
         """The float or INT8 QDQ ONNX graph of this run: exported once, saved by every target made from it."""
@@ -303,8 +397,31 @@ def build_target(ctx: ExportContext, name: str, io_dtype: str | None = None) -> 
     t0 = time.time()
     quantization = ctx.qgraph().info if target.int8 else None
     metadata = _metadata(ctx, target, io, {"quantization": quantization} if target.int8 else {})
-    path = target.builder(ctx, target, path, io, metadata)
+    built = target.builder(ctx, target, path, io, metadata)
+    path, extra = built if isinstance(built, tuple) else (built, {})
+    check = _integer_check(ctx, target, Path(path), io) if target.int8 else None
     seconds = time.time() - t0
     size = artifact_size(path)
     log.info("%-14s -> %s (%.2f MB, %.1f s)", name, path, size / 1e6, seconds)
-    return ExportRecord(name, Path(path), size, round(seconds, 2), io, quantization)
+    return ExportRecord(name, Path(path), size, round(seconds, 2), io, quantization, integer_check=check, **extra)
+
+
+def _not_full_integer(what: str, check) -> ExportError:
+    shown = "\n  ".join(check.problems[:8]) + (f"\n  ... {len(check.problems) - 8} more" if len(check.problems) > 8 else "")
+    return ExportError(f"{what}: the converted graph is not full-integer ({len(check.problems)} float operator(s) or "
+                       f"tensor(s)), so an NPU would run part of it on the CPU; nothing written:\n  {shown}")
+
+
+def _integer_check(ctx: ExportContext, target: Target, path: Path, io_dtype: str) -> dict[str, Any]:
+    """The full-integer check of an INT8 artifact; one that fails it is removed and the export refused."""
+    try:
+        check = ctx.integer_check(target.format, io_dtype)
+    except ExportError as exc:
+        from ..runtime.artifact import artifact_files
+
+        for f in artifact_files(path):
+            f.unlink(missing_ok=True)
+        raise ExportError(f"{target.name}: {exc}") from None
+    log.info("%-14s full-integer: %d of %d operators integer%s", target.name, check.integer_operators, check.operators,
+             f", {check.edge_operators} at the I/O edge" if check.edge_operators else "")
+    return check.to_dict()

@@ -45,7 +45,8 @@ def export_tflite(model, path: Path, metadata: str, fp16: bool = False) -> Path:
     return path
 
 
-def export_tflite_int8(qgraph, path: Path, metadata: str, io_dtype: str = "int8") -> Path:
+def export_tflite_int8(qgraph, path: Path, metadata: str | None, io_dtype: str = "int8") -> Path:
+    """The full-INT8 TFLite of ``qgraph`` at ``path``, with ``metadata`` (``None``: added later by the caller)."""
     import litert_torch
     from litert_torch.quantize.quant_config import QuantConfig
 
@@ -55,5 +56,6 @@ def export_tflite_int8(qgraph, path: Path, metadata: str, io_dtype: str = "int8"
     converted.export(str(path))
     if io_dtype != "int8":
         change_io_types(path, io_dtype, io_dtype)
-    add_metadata(path, METADATA_KEY, metadata.encode())
+    if metadata is not None:
+        add_metadata(path, METADATA_KEY, metadata.encode())
     return path

@@ -41,7 +41,8 @@ def quantize_model(source, calib: "CalibrationSet | None") -> QuantizedGraph:
 
     if isinstance(source, QATModel):
         log.info("INT8 from the QAT model's learned quantization (no re-calibration)")
-        return QuantizedGraph(source.convert(), source.quantizer(), source.spec, {"method": "qat", "activation_scheme": source.scheme})
+        return QuantizedGraph(source.convert(), source.quantizer(), source.spec, {"method": "qat", "activation_scheme": source.scheme,
+                                                                                      "residual_adds": "int8"})
     if not isinstance(source, PIPNet):
         raise ExportError(f"cannot quantize a {type(source).__name__}")
     if calib is None:
@@ -56,4 +57,5 @@ def quantize_model(source, calib: "CalibrationSet | None") -> QuantizedGraph:
             gm(torch.from_numpy(batch).float())
     qm = convert_pt2e(gm, fold_quantize=False)
     move_exported_model_to_eval(qm)
-    return QuantizedGraph(qm, quantizer, source.spec, {"method": "ptq", "activation_scheme": DEFAULT_SCHEME, "calibration": calib.info})
+    return QuantizedGraph(qm, quantizer, source.spec, {"method": "ptq", "activation_scheme": DEFAULT_SCHEME,
+                                                         "residual_adds": "int8", "calibration": calib.info})

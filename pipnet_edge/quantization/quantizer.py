@@ -21,7 +21,8 @@ import torch
 from ..models.edge import EdgePIPNet
 from ..models.pipnet import PIPNet
 
-__all__ = ["make_quantizer", "capture", "patch_litert_qat", "fuse_relu6_annotations", "ACTIVATION_SCHEMES", "DEFAULT_SCHEME"]
+__all__ = ["make_quantizer", "capture", "patch_litert_qat", "fuse_relu6_annotations", "annotate_adds", "ACTIVATION_SCHEMES",
+           "DEFAULT_SCHEME", "LEGACY_SCHEME"]
 
 os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
 
@@ -56,9 +57,12 @@ DEFAULT_SCHEME = "relu6"
 LEGACY_SCHEME = "shared"  # QAT files written before the scheme was recorded
 
 
-def make_quantizer(qat: bool, scheme: str = DEFAULT_SCHEME):
+def make_quantizer(qat: bool, scheme: str = DEFAULT_SCHEME, integer_adds: bool = True):
     """litert-torch's PT2E quantizer: per-channel symmetric int8 weights, per-tensor int8 activations;
-    with ``scheme="relu6"`` a ReLU6 after a convolution is fused into it (see :data:`ACTIVATION_SCHEMES`)."""
+    with ``scheme="relu6"`` a ReLU6 after a convolution is fused into it (see :data:`ACTIVATION_SCHEMES`);
+    with ``integer_adds`` every residual Add is quantized at its inputs and output (see :func:`annotate_adds`).
+    ``integer_adds=False`` gives the graph of pipnet-edge <= 0.1.0 (chained Adds float), for comparisons only:
+    both graphs hold the same fake-quantizers, so a QAT state fits either."""
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
 
     if scheme not in ACTIVATION_SCHEMES:
@@ -66,16 +70,55 @@ def make_quantizer(qat: bool, scheme: str = DEFAULT_SCHEME):
     if qat:
         patch_litert_qat()
 
-    class ReLU6FusedQuantizer(PT2EQuantizer):
-        """Annotates as litert-torch does, then moves each convolution's output quantization past its ReLU6."""
+    class PIPNetQuantizer(PT2EQuantizer):
+        """Annotates as litert-torch does, then (per ``scheme`` / ``integer_adds``) fuses ReLU6 and quantizes the Adds."""
 
         def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
             model = super().annotate(model)
-            fuse_relu6_annotations(model)
+            if scheme == "relu6":
+                fuse_relu6_annotations(model)
+            if integer_adds:
+                annotate_adds(model, self.global_config)
             return model
 
-    cls = ReLU6FusedQuantizer if scheme == "relu6" else PT2EQuantizer
-    return cls().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False, is_qat=qat))
+    return PIPNetQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False, is_qat=qat))
+
+
+def annotate_adds(model: torch.fx.GraphModule, config) -> int:
+    """Quantize both inputs and the output of every residual ``aten.add.Tensor`` that is not annotated yet.
+
+    litert-torch's Add annotator finds Adds through ``source_fn_stack``, which ``torch.export`` (torch >= 2.9)
+    no longer records on the captured graph, so it annotates none. The Adds then get a quantize node only where
+    their output feeds a convolution, and an Add that feeds the next Add (a MobileNetV2 stage of three or four
+    blocks) stays float: the TFLite converter keeps such an Add in float32 between DEQUANTIZE / QUANTIZE, and
+    an NPU compiler (Vela) sends it to the CPU. Annotating each Add as litert-torch means to (input and output
+    activation specs of ``config``) makes every Add an int8 ADD. Returns how many Adds were annotated.
+    """
+    from litert_torch.quantize.pt2e_quantizer_utils import get_input_act_qspec, get_output_act_qspec
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+
+    annotated = 0
+    for node in model.graph.nodes:
+        if node.op != "call_function" or node.target not in (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor):
+            continue
+        ann = node.meta.get("quantization_annotation")
+        if ann is not None and ann._annotated:
+            continue
+        a, b = node.args[:2]
+        if not (isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)):
+            continue  # a scalar add (e.g. BatchNorm's counter): not a residual
+        if not all(_is_float_tensor(x) for x in (a, b)):
+            continue
+        node.meta["quantization_annotation"] = QuantizationAnnotation(
+            input_qspec_map={a: get_input_act_qspec(config), b: get_input_act_qspec(config)},
+            output_qspec=get_output_act_qspec(config), _annotated=True)
+        annotated += 1
+    return annotated
+
+
+def _is_float_tensor(node: torch.fx.Node) -> bool:
+    val = node.meta.get("val")
+    return isinstance(val, torch.Tensor) and val.is_floating_point()
 
 
 _CONV_OUTPUTS = ("conv1d", "conv2d", "convolution", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",

@@ -49,6 +49,14 @@ class TFLiteBackend(Backend):
 
     def __init__(self, path, info, num_threads=None, delegate=None, delegate_options=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)
+        npu = (info.export.get("npu") or {}) if info is not None else {}
+        if npu.get("delegate") and delegate is None:
+            raise ModelLoadError(
+                f"{path} is compiled for an NPU ({npu.get('accelerator', '?')}, by {npu.get('compiler', '?')}): its graph is "
+                f"one '{npu['delegate']}' custom operator that only the NPU's TFLite delegate runs. Pass the delegate, e.g. "
+                f"Landmarker(path, delegate='/usr/lib/libethosu_delegate.so') on an NXP i.MX 93, or run the "
+                f"tflite-int8 export of the same model on the CPU"
+            )
         Interpreter, load_delegate, self.package = import_interpreter()
         delegates = []
         if delegate is not None:
@@ -60,9 +68,14 @@ class TFLiteBackend(Backend):
             # content: the .tflite file's bytes (the interpreter keeps a reference to them)
             source = {"model_path": str(path)} if content is None else {"model_content": bytes(content)}
             self.interpreter = Interpreter(**source, num_threads=num_threads or 1, experimental_delegates=delegates or None)
+            self.interpreter.allocate_tensors()  # an operator this interpreter cannot run fails here, not at the first face
             self.runner = self.interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as exc:
-            raise ModelLoadError(f"TFLite cannot load {path}: {exc}") from None
+            hint = ""
+            if "unresolved custom op" in str(exc):
+                hint = (" (the model holds a custom operator, e.g. Vela's 'ethos-u' for an Arm Ethos-U NPU: pass that NPU's "
+                        "TFLite delegate with delegate=)")
+            raise ModelLoadError(f"TFLite cannot load {path}: {str(exc).strip()}{hint}") from None
         self._per_image = False  # set once a batch cannot be resized
         ins = self.runner.get_input_details()
         if INPUT_NAME not in ins:

@@ -5,8 +5,18 @@
 * ``variant="full"`` (``face_detection_full_range_sparse.tflite``, 192x192 input, 2304 anchors): faces
   up to about 5 m away (group photos, a room seen by a fixed camera), at about twice the cost.
 
-Both models ship inside the package with their licence (``pipnet_edge/assets/detectors/blazeface/LICENSE``,
-Apache-2.0; the files are those of the ``mediapipe==0.10.14`` wheel). Everything the ``.tflite`` files do not
+* ``variant="short-int8"`` (``face_detection_short_range_int8.tflite``): the short range model made
+  full-integer INT8 (int8 input, outputs, activations and weights; no float tensor), for NPUs such as Arm
+  Ethos-U (Vela places all of it on the NPU). Same anchors, threshold and crop rule as ``"short"``.
+
+Both float models ship inside the package with their licence (``pipnet_edge/assets/detectors/blazeface/LICENSE``,
+Apache-2.0; the files are those of the ``mediapipe==0.10.14`` wheel).
+
+NOTICE: ``face_detection_short_range_int8.tflite`` is a derived work of MediaPipe's
+``face_detection_short_range.tflite`` (Copyright Google LLC, Apache-2.0), modified by the pipnet-edge authors: its
+weights folded from float16 to float32, its two output concatenations removed (four outputs, one per head and
+kind), and post-training quantized to INT8 with Google's LiteRT quantizer, calibrated on 300W training photos
+(``scripts/quantize_blazeface.py``). It is distributed under the same Apache-2.0 licence. Everything the ``.tflite`` files do not
 hold (letterbox preprocessing, SSD anchors, box layout and scales, score clipping, weighted NMS) follows
 MediaPipe's graph files copied beside them (``face_detection.pbtxt``, ``face_detection_short_range.pbtxt``,
 ``face_detection_full_range.pbtxt``) and its calculators (``ssd_anchors_calculator.cc``,
@@ -76,6 +86,7 @@ _NUM_COORDS = 16
 _KEYPOINT_OFFSET = 4
 _NUM_KEYPOINTS = 6
 _SCORE_CLIP = 100.0
+_INPUT_DTYPES = (np.dtype(np.float32), np.dtype(np.int8), np.dtype(np.uint8))
 
 
 @dataclass(frozen=True)
@@ -97,11 +108,14 @@ BLAZEFACE_VARIANTS: dict[str, BlazeFaceVariant] = {
                               BLAZEFACE_SHORT_CROP_RULE),
     "full": BlazeFaceVariant("full", "face_detection_full_range_sparse.tflite", 192, (4,), 0.0, 2304, 0.6,
                              BLAZEFACE_FULL_CROP_RULE),
+    # full-integer INT8 of "short" (scripts/quantize_blazeface.py): the same graph settings and crop rule
+    "short-int8": BlazeFaceVariant("short-int8", "face_detection_short_range_int8.tflite", 128, (8, 16, 16, 16), 1.0,
+                                   896, 0.5, BLAZEFACE_SHORT_CROP_RULE),
 }
 
 
 def blazeface_model_path(variant: str = "short") -> Path:
-    """The bundled ``.tflite`` of a variant (``"short"`` or ``"full"``)."""
+    """The bundled ``.tflite`` of a variant (``"short"``, ``"full"`` or ``"short-int8"``)."""
     from ...assets import ASSETS_DIR
 
     return ASSETS_DIR / "detectors" / "blazeface" / _variant(variant).file
@@ -109,7 +123,8 @@ def blazeface_model_path(variant: str = "short") -> Path:
 
 def _variant(name: str) -> BlazeFaceVariant:
     if not isinstance(name, str) or name not in BLAZEFACE_VARIANTS:
-        raise InputError(f"unknown BlazeFace variant {name!r}: use 'short' (faces within ~2 m) or 'full' (up to ~5 m)")
+        raise InputError(f"unknown BlazeFace variant {name!r}: use 'short' (faces within ~2 m), 'full' (up to ~5 m) "
+                         "or 'short-int8' (short, full-integer INT8)")
     return BLAZEFACE_VARIANTS[name]
 
 
@@ -203,11 +218,15 @@ class BlazeFaceDetector:
     """MediaPipe BlazeFace through LiteRT: boxes, scores and 6 keypoints per face (see :data:`BLAZEFACE_KEYPOINTS`).
 
     Args:
-        variant: ``"short"`` (faces within ~2 m: selfies, webcams; 128 px input) or ``"full"`` (up to ~5 m; 192 px).
+        variant: ``"short"`` (faces within ~2 m: selfies, webcams; 128 px input), ``"full"`` (up to ~5 m; 192 px)
+            or ``"short-int8"`` (``"short"`` made full-integer INT8, for NPUs).
         min_confidence: drop faces scored below this, 0-1 (``None``: MediaPipe's graph value, 0.5 short, 0.6 full).
         max_faces: keep at most this many faces, best first (``None``: all).
         num_threads: LiteRT CPU threads.
-        model_path: a BlazeFace ``.tflite`` of this variant's layout (default: the bundled file).
+        model_path: a BlazeFace ``.tflite`` of this variant's layout (default: the bundled file). Its input may be
+            float32 (``[-1, 1]``) or int8 / uint8 (that range quantized with the tensor's scale and zero point);
+            its outputs the two ``(1, N, 16)`` / ``(1, N, 1)`` tensors or each split into pieces along the anchors
+            (joined by shape, the larger piece first), float or quantized.
         model_bytes: the same file's contents (e.g. read from an Android asset), instead of a path.
         crop_rule: how a box becomes the landmark model's crop (``None``: the variant's calibrated rule).
         nms_threshold: IoU above which boxes merge in MediaPipe's weighted NMS.
@@ -245,7 +264,7 @@ class BlazeFaceDetector:
         size = spec.input_size
         self._canvas = np.zeros((size, size, 3), np.uint8)  # the letterboxed photo
         self._warp = np.zeros((2, 3), np.float64)  # photo -> input, a scale and a shift
-        self._tensor = np.empty((1, size, size, 3), np.float32)
+        self._tensor = np.empty((1, size, size, 3), self._input_dtype)
 
     def _load(self, spec: BlazeFaceVariant) -> tuple[Any, str]:
         Interpreter, _, package = import_interpreter()  # ModelLoadError with the install hint when none is installed
@@ -259,21 +278,66 @@ class BlazeFaceDetector:
         return interpreter, where
 
     def _check_layout(self, spec: BlazeFaceVariant, where: str) -> None:
-        """Find the input and the two outputs by shape (the two models name their tensors differently)."""
+        """Find the input and the outputs by shape (the models name their tensors differently).
+
+        The input is float32 in ``[-1, 1]``, or int8 / uint8 quantized: then a pixel value ``p`` enters as
+        ``round((p * 2 / 255 - 1) / scale) + zero_point`` (a 256-entry table). The outputs are the ``(1, N, 16)``
+        regressors and ``(1, N, 1)`` logits, or each split along the anchors into pieces ``(1, n_i, 16)`` /
+        ``(1, n_i, 1)`` with ``sum(n_i) == N`` (a full-integer model has one scale per head that way), joined in
+        anchor order: the larger piece (the finer stride) first. Quantized outputs are dequantized with their scale
+        and zero point.
+        """
         size, n = spec.input_size, spec.num_boxes
         ins, outs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
-        if len(ins) != 1 or tuple(ins[0]["shape"]) != (1, size, size, 3) or np.dtype(ins[0]["dtype"]) != np.float32:
+        in_dtype = np.dtype(ins[0]["dtype"]) if len(ins) == 1 else None
+        if len(ins) != 1 or tuple(ins[0]["shape"]) != (1, size, size, 3) or in_dtype not in _INPUT_DTYPES:
             got = [(tuple(d["shape"]), np.dtype(d["dtype"]).name) for d in ins]
-            raise ModelLoadError(f"{where}: expected one float32 input of shape (1, {size}, {size}, 3) for BlazeFace "
-                                 f"variant {spec.name!r}, got {got} (wrong variant, or not a BlazeFace model)")
-        by_width = {int(d["shape"][-1]): d for d in outs if len(d["shape"]) == 3 and int(d["shape"][1]) == n}
-        if len(outs) != 2 or set(by_width) != {_NUM_COORDS, 1}:
-            got = [(d["name"], tuple(d["shape"])) for d in outs]
-            raise ModelLoadError(f"{where}: expected outputs of shapes (1, {n}, 16) and (1, {n}, 1) for BlazeFace "
-                                 f"variant {spec.name!r}, got {got}")
+            raise ModelLoadError(f"{where}: expected one float32, int8 or uint8 input of shape (1, {size}, {size}, 3) for "
+                                 f"BlazeFace variant {spec.name!r}, got {got} (wrong variant, or not a BlazeFace model)")
         self._input_index = ins[0]["index"]
-        self._boxes_index = by_width[_NUM_COORDS]["index"]
-        self._scores_index = by_width[1]["index"]
+        self._input_dtype = in_dtype
+        self._lut = None
+        if in_dtype != np.float32:
+            scale, zero = ins[0]["quantization"]
+            if not scale > 0:
+                raise ModelLoadError(f"{where}: the {in_dtype.name} input has no quantization scale")
+            real = np.arange(256, dtype=np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)  # as the float path
+            v = real.astype(np.float64) / scale
+            q = np.sign(v) * np.floor(np.abs(v) + 0.5) + zero  # TFLite's QUANTIZE: round half away from zero
+            info = np.iinfo(in_dtype)
+            self._lut = np.clip(q, info.min, info.max).astype(in_dtype)
+        pieces: dict[int, list[dict]] = {_NUM_COORDS: [], 1: []}
+        for d in outs:
+            shape = tuple(int(v) for v in d["shape"])
+            if len(shape) != 3 or shape[0] != 1 or shape[2] not in pieces:
+                pieces = {}
+                break
+            pieces[shape[2]].append(d)
+        if not pieces or any(sum(int(d["shape"][1]) for d in group) != n for group in pieces.values()):
+            got = [(d["name"], tuple(int(v) for v in d["shape"])) for d in outs]
+            raise ModelLoadError(f"{where}: expected outputs of shapes (1, {n}, 16) and (1, {n}, 1) (or those split along "
+                                 f"the anchors) for BlazeFace variant {spec.name!r}, got {got}")
+
+        def readers(group: list[dict]) -> list[tuple[int, float, int]]:
+            group = sorted(group, key=lambda d: -int(d["shape"][1]))  # stable: equal sizes keep the model's order
+            out = []
+            for d in group:
+                scale, zero = (d["quantization"] if np.dtype(d["dtype"]) != np.float32 else (0.0, 0))
+                out.append((d["index"], float(scale), int(zero)))
+            return out
+
+        self._boxes_outputs = readers(pieces[_NUM_COORDS])
+        self._scores_outputs = readers(pieces[1])
+
+    def _output(self, readers: list[tuple[int, float, int]]) -> np.ndarray:
+        """One output, its pieces joined and dequantized: ``(N, width)`` float32."""
+        parts = []
+        for index, scale, zero in readers:
+            raw = self._interpreter.get_tensor(index)[0]
+            if scale:
+                raw = (raw.astype(np.float32) - np.float32(zero)) * np.float32(scale)
+            parts.append(raw)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
     def _letterbox(self, image_rgb: np.ndarray, bgr: bool = False) -> tuple[float, float, float]:
         """Letterbox the photo into the model's input as MediaPipe's CPU ``ImageToTensorCalculator`` does, in ``[-1, 1]``.
@@ -295,8 +359,11 @@ class BlazeFaceDetector:
                        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         # ImageToTensor's value range [-1, 1]: value * 2 / 255 - 1 (a BGR photo is reordered here, on the small input)
         pixels = self._canvas[:, :, ::-1] if bgr else self._canvas
-        np.multiply(pixels, np.float32(2.0 / 255.0), out=self._tensor[0], dtype=np.float32)
-        np.subtract(self._tensor, np.float32(1.0), out=self._tensor)
+        if self._lut is not None:  # an integer input: that value quantized, by table
+            np.take(self._lut, pixels, out=self._tensor[0])
+        else:
+            np.multiply(pixels, np.float32(2.0 / 255.0), out=self._tensor[0], dtype=np.float32)
+            np.subtract(self._tensor, np.float32(1.0), out=self._tensor)
         # The centre of input pixel j (normalised (j + 0.5) / size) therefore shows photo point x0 + j * step.
         # MediaPipe's DetectionProjection maps it to x0 + (j + 0.5) * step instead (as if pixel j covered
         # [x0 + j * step, x0 + (j + 1) * step)): its coordinates are ours plus step / 2 (minus 0.5 for its
@@ -305,17 +372,28 @@ class BlazeFaceDetector:
 
     takes_color_order = True
 
-    def detect(self, image_rgb: np.ndarray, color_order: str = "RGB") -> Detections:
-        """Faces in a ``(H, W, 3)`` uint8 photo (RGB, or BGR with ``color_order="BGR"``), best first, in photo
-        pixels (pixel centres at integers)."""
+    @staticmethod
+    def _check_image(image_rgb: np.ndarray) -> np.ndarray:
         image_rgb = np.asarray(image_rgb)
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8 or min(image_rgb.shape[:2]) < 1:
             raise InputError(f"BlazeFace needs an (H, W, 3) uint8 RGB image, got {image_rgb.shape} {image_rgb.dtype}")
+        return image_rgb
+
+    def model_input(self, image_rgb: np.ndarray, color_order: str = "RGB") -> np.ndarray:
+        """The ``(1, S, S, 3)`` tensor :meth:`detect` feeds the network for this photo (a copy): the letterboxed
+        photo in ``[-1, 1]`` (float32), or quantized to the model's integer input type."""
+        self._letterbox(self._check_image(image_rgb), color_order == "BGR")
+        return self._tensor.copy()
+
+    def detect(self, image_rgb: np.ndarray, color_order: str = "RGB") -> Detections:
+        """Faces in a ``(H, W, 3)`` uint8 photo (RGB, or BGR with ``color_order="BGR"``), best first, in photo
+        pixels (pixel centres at integers)."""
+        image_rgb = self._check_image(image_rgb)
         scale, x_offset, y_offset = self._letterbox(image_rgb, color_order == "BGR")
         it = self._interpreter
         it.set_tensor(self._input_index, self._tensor)
         it.invoke()
-        boxes, scores, kp = decode_blazeface(it.get_tensor(self._boxes_index)[0], it.get_tensor(self._scores_index)[0],
+        boxes, scores, kp = decode_blazeface(self._output(self._boxes_outputs), self._output(self._scores_outputs),
                                              self._anchors, self._spec.input_size, float(self.min_confidence))
         if len(scores) == 0:
             return Detections.empty(_NUM_KEYPOINTS)
