@@ -84,6 +84,7 @@ def export(
     io_dtype: str | None = None,
     calib_count: int = 300,
     seed: int = 0,
+    qnn_soc: str | int = "SM8650",
     source_info: dict[str, Any] | None = None,
     json_path: str | Path | None = None,
     verbose: bool = False,
@@ -115,6 +116,8 @@ def export(
             in, or ``float32``); other targets keep float32 I/O (with a warning when asked otherwise).
         calib_count: faces sampled from ``calib`` (seeded by ``seed``).
         seed: calibration sampling seed.
+        qnn_soc: the Snapdragon SoC the ``qnn-context`` target compiles for: a name of
+            :data:`~pipnet_edge.runtime.backends.qnn.QNN_SOCS` (``"SM8650"``, Snapdragon 8 Gen 3) or a ``soc_model`` id.
         source_info: what the artifacts' metadata records as their source (default: the weights files,
             or the bundled model's name).
         json_path: also write ``{"records": [...], "total_seconds": ...}`` to this file.
@@ -146,6 +149,13 @@ def export(
     if imgsz is not None and imgsz <= 0:
         raise ExportError(f"imgsz must be a positive multiple of the net stride, not {imgsz}")
     check_toolchains(names)
+    if any(TARGETS[t].group == "qnn" for t in names):
+        from .runtime.backends.qnn import soc_model_id
+
+        try:
+            soc_model_id(qnn_soc)
+        except PipnetEdgeError as exc:
+            raise ExportError(f"qnn_soc (--qnn-soc): {exc}") from None
     need_float = any(not TARGETS[t].int8 for t in names)
     need_int8 = any(TARGETS[t].int8 for t in names)
 
@@ -161,7 +171,7 @@ def export(
             calib_set = _calibration(calib, float_model, calib_count, seed)
         int8_source = (qat_model if qat_model is not None else float_model) if need_int8 else None
         ctx = ExportContext(float_model, int8_source, calib_set, Path(out), name or stem,
-                            info if source_info is None else dict(source_info), verbose)
+                            info if source_info is None else dict(source_info), verbose, qnn_soc=qnn_soc)
         t_all = time.time()
         records = [build_target(ctx, t, io_dtypes[t]) for t in names]
         total = time.time() - t_all
@@ -331,10 +341,12 @@ def _integer_npu_cell(r: ExportRecord) -> str:
     if r.integer_check is not None:
         c = r.integer_check
         parts.append(f"full-integer, {c['integer_operators']}/{c['operators']} ops" if c["full_integer"] else "NOT integer")
-    if r.compiler_report is not None:
-        c = r.compiler_report
+    c = r.compiler_report
+    if c is not None and "npu_operators" in c:  # Vela
         parts.append(f"NPU {c['npu_operators']} ops, CPU {c['cpu_operators']}; est. {c['inference_time_ms']} ms, "
                      f"SRAM {c['sram_kib']} KiB")
+    elif c is not None:  # QNN: the whole graph compiled (a partial placement is refused)
+        parts.append(f"QNN context for {c.get('soc') or c.get('soc_model')}, all on HTP")
     return "; ".join(parts) or "-"
 
 
@@ -353,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="file name stem (default from the weights)")
     p.add_argument("--imgsz", type=int, help="input size (a multiple of the net stride); default: the model's")
     p.add_argument("--io-dtype", choices=list(IO_DTYPES), help="I/O tensor type of full-INT8 TFLite (default int8)")
+    p.add_argument("--qnn-soc", default="SM8650",
+                   help="Snapdragon SoC of the qnn-context target: a name (SM8650, SM8750, SC8380XP ...) or a soc_model id")
     p.add_argument("--data", help="labelled faces for the accuracy summary (default: ../shared/data/300w/test if present; 'none' skips)")
     p.add_argument("--data-limit", type=int, default=100, help="faces used for the summary (0 = all; default 100)")
     p.add_argument("--json", help="write the export records (and summaries) to this JSON file")
@@ -376,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         records = export(
             model, args.target, args.out, qat=args.qat_weights, calib=args.calib, calib_count=args.calib_count, seed=args.seed,
             data=None if data == "none" else data, data_limit=args.data_limit, name=args.name, imgsz=args.imgsz,
-            io_dtype=args.io_dtype, json_path=args.json, verbose=args.verbose,
+            io_dtype=args.io_dtype, qnn_soc=args.qnn_soc, json_path=args.json, verbose=args.verbose,
         )
     except PipnetEdgeError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -277,9 +277,9 @@ model_args() {
     done
 }
 
-# The bundled face detectors (YuNet through OpenCV, BlazeFace through LiteRT), each with the lite model
+# The bundled face detectors (YuNet through OpenCV, BlazeFace float and INT8 through LiteRT), each with the lite model
 # behind it, on docs/astronaut.png and DETECTOR_FACES whole training crops.
-DETECTORS=(--detector yunet --detector blazeface-short --detector blazeface-full --detector-faces 4)
+DETECTORS=(--detector yunet --detector blazeface-short --detector blazeface-full --detector blazeface-short-int8 --detector-faces 4)
 
 run_x86_reference() {
     local args

@@ -9,9 +9,10 @@ writes ships in the package). Tools used for the bundled file (2026-12-06, Pytho
     /tmp/venv-npu/bin/python scripts/quantize_blazeface.py                 # writes the bundled asset
     /tmp/venv-npu/bin/python scripts/quantize_blazeface.py --vela /tmp/vela # ... and compiles it for Ethos-U
 
-(``litert-quantizer`` 0.11.0 is the renamed ``ai-edge-quantizer``: same code, module ``litert_quantizer``; the
-script also imports ``ai_edge_quantizer`` when only that is installed.) The script imports ``pipnet_edge`` and
-``benchmarks/multiface.py`` from this checkout (numpy + OpenCV + LiteRT only, no torch).
+(``litert-quantizer`` is the newer name of ``ai-edge-quantizer``, whose last release is 0.10.0, module
+``ai_edge_quantizer``; the script imports that module when ``litert_quantizer`` is missing, but only 0.11.0 made the
+bundled file.) The script imports ``pipnet_edge`` and ``benchmarks/multiface.py`` from this checkout (numpy, OpenCV
+and LiteRT only, no torch). It takes about 6 minutes on 2 CPU cores the first time (building the canvases), 1 after.
 
 Input: ``pipnet_edge/assets/detectors/blazeface/face_detection_short_range.tflite`` (MediaPipe 0.10.14, Apache-2.0:
 float16 weights behind DEQUANTIZE ops, float32 I/O, input 128x128 RGB in [-1, 1]).
@@ -21,39 +22,59 @@ no float tensor and no QUANTIZE / DEQUANTIZE op anywhere (checked at the end).
 
 Steps:
 
-1. Prepare the float model for the quantizer (the ``ai_edge_litert.tools.flatbuffer_utils`` object API, each step
-   lossless; the prepared model's outputs are checked to equal the original's exactly on every calibration input):
+1. Rewrite the float model for the quantizer (``ai_edge_litert.tools.flatbuffer_utils`` object API; a-e leave the
+   outputs bit-identical to the original's on every calibration input, f to float rounding, both checked):
 
    a. operator codes: MediaPipe's file sets only ``deprecated_builtin_code`` (``builtin_code`` is 0 = ADD), and the
-      quantizer reads ``builtin_code`` alone, so it took every op for an ADD (per-tensor weights, int8 biases).
-      The code is copied into ``builtin_code``, as newer converters write it.
+      quantizer reads ``builtin_code`` alone, so it took every op for an ADD (per-tensor weights, int8 biases, which
+      Vela rejects). The code is copied into ``builtin_code``, as newer converters write it.
    b. float16 weights: the 74 constant float16 -> float32 DEQUANTIZE ops are folded into float32 constants (the
-      quantizer cannot quantize a weight that a DEQUANTIZE produces: it crashes, or with (a) undone quantizes the
-      weights as activations). fp16 -> fp32 is exact.
-   c. outputs: the model ends in two CONCATENATIONs that join the stride-8 (512 anchors) and stride-16 (384
-      anchors) heads. The quantizer gives a concatenation one scale for all its inputs and, since a RESHAPE sits
-      before each, adds int8 -> int8 QUANTIZE (requantize) ops to get there; one scale also costs the small-face
-      head most of its precision (its logits would share a 1.3-wide step with the large-face head). So the
-      CONCATENATIONs are dropped: the model has four outputs, ``classificators_0`` (1, 512, 1),
-      ``classificators_1`` (1, 384, 1), ``regressors_0`` (1, 512, 16), ``regressors_1`` (1, 384, 16), each with
-      its own scale; :class:`pipnet_edge.runtime.detectors.BlazeFaceDetector` joins them (by shape) in anchor order.
+      quantizer cannot quantize a weight that a DEQUANTIZE produces: it fails on a weight without data). Exact.
+   c. outputs: the model ends in two CONCATENATIONs joining the stride-8 (512 anchors) and stride-16 (384 anchors)
+      heads. The quantizer gives a concatenation one scale for all its inputs and, a RESHAPE sitting before each,
+      adds int8 -> int8 QUANTIZE (requantize) ops to get there; one scale would also cost the small-face head most
+      of its precision. So they are dropped: four outputs, ``classificators_0`` (1, 512, 1), ``classificators_1``
+      (1, 384, 1), ``regressors_0`` (1, 512, 16), ``regressors_1`` (1, 384, 16), each with its own scale;
+      :class:`pipnet_edge.runtime.detectors.BlazeFaceDetector` joins them (by shape) in anchor order.
    d. a ``serving_default`` SignatureDef (MediaPipe's file has none; the quantizer calibrates through one).
+   e. the 17 RELU ops are fused into the ADD / CONV_2D before them (the file keeps them apart, so each ADD's int8
+      output would spend half its range on negatives the RELU then drops).
+   f. cross-layer equalization (Nagel et al. 2019) of the 16 depthwise -> 1x1 convolution pairs, from the
+      per-channel ranges on the calibration photos (:func:`equalize_depthwise`): the depthwise outputs have a few
+      channels 15-40x wider than the median, which per-tensor int8 cannot hold. Without it the INT8 boxes were
+      ~6 % of a face off the float ones (median), with it ~1 %.
 
-2. Calibration data, TRAINING photos only (never ``test`` / ``test_full``): the ``--crops`` 300W training crops
-   (``../shared/data/300w/train``, every k-th file) and ``--canvases`` multi-face photos made from the training faces
-   by ``benchmarks/multiface.py`` (the benchmark's ``group`` recipe: 2-8 faces of 8-35 % of the longer side, own
-   seed; git-ignored cache ``benchmarks/.multiface-train/blazeface-calib``). Each photo is letterboxed exactly as
-   the detector does at run time (``BlazeFaceDetector.model_input``).
+2. Calibration data, TRAINING photos only (never ``test`` / ``test_full``): every ``--crops-every``-th 300W
+   training crop (``../shared/data/300w/train``; default every 2nd: 1,006) and ``--canvases`` (200) multi-face
+   photos made from the training faces by ``benchmarks/multiface.py`` (the benchmark's ``group`` recipe: 2-8 faces
+   of 8-35 % of the longer side, own seed; git-ignored cache ``benchmarks/.multiface-train/blazeface-calib``).
+   Each photo is letterboxed exactly as the detector does at run time (``BlazeFaceDetector.model_input``).
 
-3. Quantize: recipe :data:`RECIPE` (the quantizer's ``default_a8w8_recipe.json``: min/max, int8 activations
-   asymmetric per tensor, int8 weights symmetric per channel), ``calibrate`` (moving-average min/max), ``quantize``.
-   The graph input's range is set to exactly [-1, 1] (the letterbox's whole range) in the calibration result.
+3. Quantize with recipe :data:`RECIPE` (the quantizer's ``default_a8w8_recipe.json``: min/max, int8 activations
+   asymmetric per tensor, int8 weights symmetric per channel, int32 biases). ``Quantizer.calibrate`` is called
+   once per photo (its own accumulation is a moving average that keeps only the last few dozen photos); each
+   tensor's range is the 5th / 95th percentile of the per-photo minima / maxima (:data:`PERCENTILE`). Then, in the
+   calibration result handed to ``Quantizer.quantize``: the input's range is set to exactly [-1, 1], and the four
+   head convolutions' to the values the decoder reads (:func:`head_ranges`: the anchors the float model scores
+   >= 0.05, widened 1.25x; logits from logit(0.001)), instead of background values of up to +-29,000.
 
-4. Checks: no float32 (or float16) tensor, integer I/O, no QUANTIZE / DEQUANTIZE; then float vs INT8 on the
-   calibration photos (faces found by both, box agreement), printed.
+4. Checks (the script stops otherwise): no float tensor, integer I/O, no QUANTIZE / DEQUANTIZE op.
 
-5. ``--vela DIR``: Arm Vela (``ethos-u-vela``) for Ethos-U55-128, U65-256 and U85-256; prints the CPU operator
+5. Float vs INT8 (at 0.5) on the calibration photos: faces found by both, box agreement, printed (for the bundled
+   file: float 1,584 faces, INT8 1,586, 1,579 matched; box corner difference / box side median 0.011, p95 0.027).
+
+6. The INT8 variant's default score threshold (:func:`threshold_table`), on ``--threshold-canvases`` (300) other
+   training canvases (the same recipe, seed 11, ``benchmarks/.multiface-train/blazeface-threshold``): at the float
+   model's 0.5 the INT8 model loses some of the float model's borderline faces and gains about as many (its logits
+   differ from the float ones by ~0.12-0.15 at random), so ``BLAZEFACE_VARIANTS["short-int8"]`` takes the highest
+   round threshold that loses none there: 0.4. The table for the bundled file (845 faces the float model finds):
+   at 0.50, 9 lost / 7 gained; 0.44-0.45: 2 lost; 0.42-0.43: 1 lost; 0.40-0.41: none lost, 34 / 33 gained; false
+   detections 0 for both models from 0.40 up (INT8 1-2 below 0.40).
+
+7. ``--vela DIR``: Arm Vela (``ethos-u-vela``) for Ethos-U55-128, U65-256 and U85-256; prints the CPU operator
    count and the summary CSV figures, and writes them to ``DIR/vela.json``.
+
+The file is reproducible: the same inputs and tool versions give the same bytes.
 """
 
 from __future__ import annotations
@@ -94,6 +115,13 @@ RECIPE = [
     }
 ]
 CALIB_SET = "blazeface-calib"
+THRESHOLD_SET = "blazeface-threshold"
+PERCENTILE = 95.0  # activation ranges: the 5th / 95th percentile of the per-photo minima / maxima
+CANDIDATE_SCORE = 0.05  # head ranges: anchors the float model scores at least this
+HEAD_MARGIN = 1.25  # ... widened by this factor
+LOGIT_FLOOR = 0.001  # scores below this are all one value
+HEAD_CONVS = {"classificators_0": "classificator_8", "classificators_1": "classificator_16",
+              "regressors_0": "regressor_8", "regressors_1": "regressor_16"}
 OUTPUT_NAMES = {("classificators", 0): "classificators_0", ("classificators", 1): "classificators_1",
                 ("regressors", 0): "regressors_0", ("regressors", 1): "regressors_1"}
 VELA_TARGETS = {
@@ -123,8 +151,52 @@ def _name(t) -> str:
 
 
 # ------------------------------------------------------------------------------------------ 1. prepare the float model
+def _consumers(sg) -> dict[int, list[int]]:
+    """tensor -> the ops that read it (-1: a graph output)."""
+    out: dict[int, list[int]] = {}
+    for i, op in enumerate(sg.operators):
+        for t in op.inputs:
+            out.setdefault(t, []).append(i)
+    for t in sg.outputs:
+        out.setdefault(t, []).append(-1)
+    return out
+
+
+def _prune(model) -> None:
+    """Drop the tensors no op and no graph input / output uses, and the buffers only they used."""
+    sg = model.subgraphs[0]
+    used = sorted({i for op in sg.operators for i in list(op.inputs) + list(op.outputs) if i >= 0}
+                  | set(sg.inputs) | set(sg.outputs))
+    remap = {old: new for new, old in enumerate(used)}
+    sg.tensors = [sg.tensors[i] for i in used]
+    for op in sg.operators:
+        op.inputs = [remap[i] if i >= 0 else i for i in op.inputs]
+        op.outputs = [remap[i] for i in op.outputs]
+    sg.inputs, sg.outputs = [remap[i] for i in sg.inputs], [remap[i] for i in sg.outputs]
+    for sd in model.signatureDefs or []:
+        for tm in list(sd.inputs or []) + list(sd.outputs or []):
+            tm.tensorIndex = remap[tm.tensorIndex]
+    live = {t.buffer for t in sg.tensors}
+    for i, b in enumerate(model.buffers):
+        if i and i not in live:
+            b.data = None
+
+
+def _constant(model, sg, t: int) -> np.ndarray:
+    tensor = sg.tensors[t]
+    return np.frombuffer(np.asarray(model.buffers[tensor.buffer].data, np.uint8).tobytes(), np.float32).reshape(tensor.shape)
+
+
+def _set_constant(model, sg, t: int, values: np.ndarray) -> None:
+    fb, _ = _schema()
+    buf = fb.BufferT()
+    buf.data = np.frombuffer(np.ascontiguousarray(values, np.float32).tobytes(), np.uint8).copy()
+    model.buffers.append(buf)
+    sg.tensors[t].buffer = len(model.buffers) - 1
+
+
 def prepare_float_model(src: Path) -> bytes:
-    """Steps 1a-1d above: the float32, four-output, signed model the quantizer takes."""
+    """Steps 1a-1e above: the float32, four-output, signed model (exactly the original's function)."""
     fb, fbu = _schema()
     model = fbu.read_model(str(src))
     assert len(model.subgraphs) == 1, "BlazeFace has one subgraph"
@@ -143,10 +215,7 @@ def prepare_float_model(src: Path) -> bytes:
             data = model.buffers[t_in.buffer].data
             if t_in.type == fb.TensorType.FLOAT16 and data is not None and len(data):
                 values = np.frombuffer(np.asarray(data, np.uint8).tobytes(), np.float16).astype(np.float32)
-                buf = fb.BufferT()
-                buf.data = np.frombuffer(values.tobytes(), np.uint8).copy()
-                model.buffers.append(buf)
-                t_out.buffer = len(model.buffers) - 1
+                _set_constant(model, sg, op.outputs[0], values)
                 t_out.type = fb.TensorType.FLOAT32
                 folded += 1
                 continue
@@ -168,20 +237,26 @@ def prepare_float_model(src: Path) -> bytes:
         drop.add(op_i)
     sg.operators = [op for i, op in enumerate(sg.operators) if i not in drop]
     sg.outputs = new_outputs
+    concatenations = len(drop)
 
-    # prune the tensors no op uses any more (the float16 weights, the concatenated outputs) and their buffers
-    used = sorted({i for op in sg.operators for i in list(op.inputs) + list(op.outputs) if i >= 0}
-                  | set(sg.inputs) | set(sg.outputs))
-    remap = {old: new for new, old in enumerate(used)}
-    sg.tensors = [sg.tensors[i] for i in used]
-    for op in sg.operators:
-        op.inputs = [remap[i] if i >= 0 else i for i in op.inputs]
-        op.outputs = [remap[i] for i in op.outputs]
-    sg.inputs, sg.outputs = [remap[i] for i in sg.inputs], [remap[i] for i in sg.outputs]
-    live = {t.buffer for t in sg.tensors}
-    for i, b in enumerate(model.buffers):
-        if i and i not in live:
-            b.data = None
+    # e. fuse each RELU into the ADD / CONV_2D before it (when that op alone reads the op's output)
+    cons = _consumers(sg)
+    producer = {o: i for i, op in enumerate(sg.operators) for o in op.outputs}
+    fusable = (fb.BuiltinOperator.ADD, fb.BuiltinOperator.CONV_2D, fb.BuiltinOperator.DEPTHWISE_CONV_2D)
+    drop, fused = set(), 0
+    for i, op in enumerate(sg.operators):
+        src_i = producer.get(op.inputs[0])
+        if code[op.opcodeIndex] != fb.BuiltinOperator.RELU or src_i is None:
+            continue
+        src_op = sg.operators[src_i]
+        if code[src_op.opcodeIndex] in fusable and cons[op.inputs[0]] == [i] \
+                and src_op.builtinOptions.fusedActivationFunction == fb.ActivationFunctionType.NONE:
+            src_op.builtinOptions.fusedActivationFunction = fb.ActivationFunctionType.RELU
+            src_op.outputs = [op.outputs[0]]
+            drop.add(i)
+            fused += 1
+    sg.operators = [op for i, op in enumerate(sg.operators) if i not in drop]
+    _prune(model)
 
     # d. a serving_default signature over the graph's input and outputs
     sd = fb.SignatureDefT()
@@ -196,7 +271,71 @@ def prepare_float_model(src: Path) -> bytes:
     sd.inputs = [tensor_map(i) for i in sg.inputs]
     sd.outputs = [tensor_map(i) for i in sg.outputs]
     model.signatureDefs = [sd]
-    print(f"prepared float model: {folded} float16 weights folded, outputs {[_name(sg.tensors[i]) for i in sg.outputs]}")
+    print(f"prepared float model: {folded} float16 weights folded, {concatenations} CONCATENATIONs removed, {fused} RELUs "
+          f"fused, outputs {[_name(sg.tensors[i]) for i in sg.outputs]}")
+    return bytes(fbu.convert_object_to_bytearray(model))
+
+
+def _depthwise_pairs(model) -> list[tuple[int, int, str]]:
+    """(depthwise op, 1x1 conv op, depthwise output name) where a linear DEPTHWISE_CONV_2D feeds only a 1x1 CONV_2D."""
+    fb, _ = _schema()
+    sg = model.subgraphs[0]
+    code = [oc.builtinCode for oc in model.operatorCodes]
+    cons = _consumers(sg)
+    pairs = []
+    for i, op in enumerate(sg.operators):
+        if code[op.opcodeIndex] != fb.BuiltinOperator.DEPTHWISE_CONV_2D or op.builtinOptions.fusedActivationFunction:
+            continue
+        readers = cons.get(op.outputs[0], [])
+        if len(readers) != 1 or readers[0] < 0:
+            continue
+        nxt = sg.operators[readers[0]]
+        if code[nxt.opcodeIndex] == fb.BuiltinOperator.CONV_2D and list(sg.tensors[nxt.inputs[1]].shape[1:3]) == [1, 1]:
+            pairs.append((i, readers[0], _name(sg.tensors[op.outputs[0]])))
+    return pairs
+
+
+def equalize_depthwise(prepared: bytes, inputs: list[np.ndarray]) -> bytes:
+    """Step 1f: cross-layer equalization of every depthwise -> 1x1 convolution pair (Nagel et al., 2019).
+
+    BlazeFace's depthwise outputs have a few channels hundreds of times wider than the rest (-579 .. 1100 against a
+    typical +-10 on the training photos), so one int8 scale per tensor leaves the others a handful of levels. Each
+    block is depthwise (no activation) -> 1x1 conv (no activation), so scaling depthwise channel ``c`` (weights and
+    bias) by ``1 / s_c`` and the 1x1 conv's input channel ``c`` by ``s_c`` leaves the function unchanged; with
+    ``s_c = sqrt(r_c / w_c)`` (``r_c``: the channel's largest |activation| on the calibration inputs, ``w_c``: the
+    largest |1x1 weight| it meets), normalised to geometric mean 1, the two ranges meet in the middle.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    _, fbu = _schema()
+    model = fbu.convert_bytearray_to_object(bytearray(prepared))
+    sg = model.subgraphs[0]
+    pairs = _depthwise_pairs(model)
+    it = Interpreter(model_content=prepared, experimental_preserve_all_tensors=True, num_threads=os.cpu_count() or 1)
+    it.allocate_tensors()
+    index = {d["name"]: d["index"] for d in it.get_tensor_details()}
+    ranges = {name: np.zeros(1, np.float32) for _, _, name in pairs}
+    for x in inputs:
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        for _, _, name in pairs:
+            ranges[name] = np.maximum(ranges[name], np.abs(it.get_tensor(index[name])).max(axis=(0, 1, 2)))
+    spread = []
+    for dw_i, pw_i, name in pairs:
+        dw, pw = sg.operators[dw_i], sg.operators[pw_i]
+        w1, b1, w2 = (_constant(model, sg, dw.inputs[1]), _constant(model, sg, dw.inputs[2]),
+                      _constant(model, sg, pw.inputs[1]))
+        r = np.maximum(ranges[name], 1e-6)
+        w = np.maximum(np.abs(w2).max(axis=(0, 1, 2)), 1e-12)
+        s = np.sqrt(r / w)
+        s = s / np.exp(np.mean(np.log(s)))
+        _set_constant(model, sg, dw.inputs[1], w1 / s)  # (1, kh, kw, C): the channel is the last axis
+        _set_constant(model, sg, dw.inputs[2], b1 / s)
+        _set_constant(model, sg, pw.inputs[1], w2 * s)  # (O, 1, 1, C)
+        spread.append((float(r.max() / np.median(r)), float((r / s).max() / np.median(r / s))))
+    _prune(model)
+    print(f"equalized {len(pairs)} depthwise -> 1x1 pairs; widest channel / median channel range, before -> after: "
+          + ", ".join(f"{a:.0f}->{b:.1f}" for a, b in spread))
     return bytes(fbu.convert_object_to_bytearray(model))
 
 
@@ -207,12 +346,12 @@ def _run(interpreter, x: np.ndarray) -> dict[str, np.ndarray]:
     return {d["name"]: interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()}
 
 
-def check_prepared(original: Path, prepared: bytes, inputs: list[np.ndarray]) -> None:
-    """The prepared model's outputs, joined, equal the original's exactly."""
+def check_float(original: Path, rewritten: bytes, inputs: list[np.ndarray], what: str, tolerance: float) -> float:
+    """The rewritten float model's outputs, joined, against the original's: the largest |difference|."""
     from ai_edge_litert.interpreter import Interpreter
 
     a = Interpreter(model_path=str(original), num_threads=1)
-    b = Interpreter(model_content=prepared, num_threads=1)
+    b = Interpreter(model_content=rewritten, num_threads=1)
     a.allocate_tensors()
     b.allocate_tensors()
     worst = 0.0
@@ -220,10 +359,11 @@ def check_prepared(original: Path, prepared: bytes, inputs: list[np.ndarray]) ->
         ra, rb = _run(a, x), _run(b, x)
         for base in ("classificators", "regressors"):
             joined = np.concatenate([rb[f"{base}_0"], rb[f"{base}_1"]], axis=1)
-            worst = max(worst, float(np.abs(joined - ra[base]).max()))
-    print(f"prepared vs original float model on {len(inputs)} inputs: max |difference| {worst:g}")
-    if worst != 0.0:
-        raise SystemExit("the prepared float model does not reproduce the original")
+            worst = max(worst, float((np.abs(joined - ra[base]) / (1.0 + np.abs(ra[base]))).max()))
+    print(f"{what} vs the original float model on {len(inputs)} inputs: max |difference| / (1 + |value|) {worst:.3g}")
+    if worst > tolerance:
+        raise SystemExit(f"the {what} does not reproduce the original float model")
+    return worst
 
 
 # ------------------------------------------------------------------------------------------ 2. calibration data
@@ -255,22 +395,68 @@ def calibration_photos(train: Path, crops_every: int, canvases: int, cache_dir: 
 
 
 # ------------------------------------------------------------------------------------------ 3. quantize
-def quantize(prepared: bytes, inputs: list[np.ndarray]) -> bytes:
+def head_ranges(model: bytes, inputs: list[np.ndarray]) -> dict[str, tuple[float, float]]:
+    """Ranges of the four head convolutions over the anchors that matter (float score >= CANDIDATE_SCORE).
+
+    Elsewhere the heads reach -29,000 (logits) and +11,000 (regressors) on some training photos; min/max would spend
+    the int8 range on values the decoder never reads. Regressors: the candidates' range widened by HEAD_MARGIN;
+    logits: from logit(LOGIT_FLOOR) (scores below it are all "no face") to the candidates' highest x HEAD_MARGIN.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=model, num_threads=os.cpu_count() or 1)
+    it.allocate_tensors()
+    lo, hi = {}, {}
+    threshold = float(np.log(CANDIDATE_SCORE / (1.0 - CANDIDATE_SCORE)))
+    for x in inputs:
+        out = _run(it, x)
+        for piece in "01":
+            logits, regs = out[f"classificators_{piece}"][0, :, 0], out[f"regressors_{piece}"][0]
+            keep = logits >= threshold
+            for name, v in ((f"classificators_{piece}", logits[keep]), (f"regressors_{piece}", regs[keep])):
+                if v.size:
+                    lo[name], hi[name] = min(lo.get(name, np.inf), float(v.min())), max(hi.get(name, -np.inf), float(v.max()))
+    floor = float(np.log(LOGIT_FLOOR / (1.0 - LOGIT_FLOOR)))
+    out = {}
+    for name in OUTPUT_NAMES.values():
+        if name.startswith("classificators"):
+            out[name] = (floor, HEAD_MARGIN * hi[name])
+        else:
+            out[name] = (HEAD_MARGIN * lo[name], HEAD_MARGIN * hi[name])
+    return out
+
+
+def quantize(model: bytes, inputs: list[np.ndarray]) -> bytes:
+    """Calibrate photo by photo, keep the PERCENTILE-th of the per-photo extremes, set the input and head ranges,
+    quantize."""
     quantizer = _quantizer_module()
-    qt = quantizer.Quantizer(bytearray(prepared))
+    qt = quantizer.Quantizer(bytearray(model))
     qt.load_quantization_recipe(RECIPE)
     t0 = time.perf_counter()
-    qsvs = qt.calibrate({"serving_default": [{"input": x} for x in inputs]}, num_threads=os.cpu_count() or 1)
-    print(f"calibrated {len(qsvs)} tensors on {len(inputs)} inputs in {time.perf_counter() - t0:.1f} s")
-    # the letterboxed input spans exactly [-1, 1] (black border = -1); say so rather than trust the sample
-    qsvs["input"] = {**qsvs["input"], "min": np.full_like(qsvs["input"]["min"], -1.0),
-                     "max": np.full_like(qsvs["input"]["max"], 1.0)}
-    for name in OUTPUT_NAMES.values():
-        print(f"  {name}: calibrated range [{float(np.min(qsvs[name]['min'])):.2f}, {float(np.max(qsvs[name]['max'])):.2f}]")
+    lows: dict[str, list[float]] = {}
+    highs: dict[str, list[float]] = {}
+    for x in inputs:
+        # one photo per call: the quantizer's own update is a moving average (weight 0.95 on the past), which would
+        # keep only the last few dozen photos
+        for name, qsv in qt.calibrate({"serving_default": [{"input": x}]}, num_threads=os.cpu_count() or 1).items():
+            lows.setdefault(name, []).append(float(np.min(qsv["min"])))
+            highs.setdefault(name, []).append(float(np.max(qsv["max"])))
+    qsvs = {name: {"min": np.array(np.percentile(lows[name], 100 - PERCENTILE), np.float32),
+                   "max": np.array(np.percentile(highs[name], PERCENTILE), np.float32)} for name in lows}
+    print(f"calibrated {len(qsvs)} tensors on {len(inputs)} photos in {time.perf_counter() - t0:.0f} s")
+    # the letterboxed input spans exactly [-1, 1] (black border = -1)
+    qsvs["input"] = {"min": np.array(-1.0, np.float32), "max": np.array(1.0, np.float32)}
+    # the heads: the convolutions' outputs (the RESHAPEs after them keep their scale)
+    for name, (lo, hi) in head_ranges(model, inputs).items():
+        conv = HEAD_CONVS[name]
+        print(f"  {conv} -> {name}: min/max percentile range [{float(qsvs[conv]['min']):.1f}, "
+              f"{float(qsvs[conv]['max']):.1f}], set to [{lo:.2f}, {hi:.2f}]")
+        for t in (conv, name):
+            qsvs[t] = {"min": np.array(lo, np.float32), "max": np.array(hi, np.float32)}
     return bytes(qt.quantize(qsvs, enable_progress_report=False).quantized_model)
 
 
-# ------------------------------------------------------------------------------------------ 4. checks
+# ------------------------------------------------------------------------------------------ 4-5. checks
 def check_integer(path: Path) -> dict:
     from ai_edge_litert.interpreter import Interpreter
 
@@ -298,7 +484,7 @@ def compare(photos: list[tuple[str, np.ndarray]], int8_path: Path) -> None:
     from pipnet_edge.runtime.detectors.blazeface import BlazeFaceDetector
 
     fdet = BlazeFaceDetector("short")
-    qdet = BlazeFaceDetector("short-int8", model_path=int8_path)
+    qdet = BlazeFaceDetector("short-int8", model_path=int8_path, min_confidence=0.5)  # the float model's threshold
     nf = nq = both = 0
     errs = []
     for _, img in photos:
@@ -317,7 +503,67 @@ def compare(photos: list[tuple[str, np.ndarray]], int8_path: Path) -> None:
           f"median {np.median(e):.4f}, p95 {np.percentile(e, 95):.4f}, max {e.max():.4f}")
 
 
-# ------------------------------------------------------------------------------------------ 5. Vela
+# ------------------------------------------------------------------------------------------ 6. score threshold
+def _found(boxes: np.ndarray, points: np.ndarray, used: np.ndarray) -> int:
+    """The first unused detection whose centre lies in the face's landmark box, longer side 0.5-2x its; or -1."""
+    x0, y0 = points.min(0)
+    x1, y1 = points.max(0)
+    side = max(x1 - x0, y1 - y0)
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    long = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    hit = np.flatnonzero((cx > x0) & (cx < x1) & (cy > y0) & (cy < y1) & (long >= 0.5 * side) & (long <= 2 * side) & ~used)
+    return int(hit[0]) if len(hit) else -1
+
+
+def threshold_table(int8_path: Path, train: Path, canvases: int, cache_dir: Path) -> None:
+    """Step 6: the INT8 variant's default score threshold, on multi-face TRAINING canvases (not the calibration ones).
+
+    Per threshold t: the faces the float model finds at its 0.5 that the INT8 model misses at t, the faces only the
+    INT8 model finds, and both models' false detections at t (every face of a canvas is known). The default is the
+    highest round t that misses none.
+    """
+    import cv2
+
+    from multiface import SETS, SetSpec, build_set, load_set, sources_from_folder
+
+    from pipnet_edge.runtime.detectors.blazeface import BlazeFaceDetector
+
+    group = SETS["group"]
+    spec = SetSpec(count=canvases, faces=group.faces, height_frac=group.height_frac, seed=11)
+    folder = cache_dir / THRESHOLD_SET
+    manifest = folder / "manifest.json"
+    if not (manifest.is_file() and json.loads(manifest.read_text()).get("spec", {}).get("count") == canvases):
+        print(f"building {canvases} threshold-check canvases from {train} into {folder} ...")
+        build_set(THRESHOLD_SET, sources_from_folder(train), cache_dir, spec, progress=False)
+    thresholds = [round(0.35 + 0.01 * i, 2) for i in range(16)]
+    fdet = BlazeFaceDetector("short", min_confidence=min(thresholds))
+    qdet = BlazeFaceDetector("short-int8", model_path=int8_path, min_confidence=min(thresholds))
+    best_float, best_int8 = [], []
+    false = {"float": dict.fromkeys(thresholds, 0), "int8": dict.fromkeys(thresholds, 0)}
+    for c in load_set(folder):
+        img = cv2.cvtColor(cv2.imread(str(c.image_path)), cv2.COLOR_BGR2RGB)
+        for key, det, best in (("float", fdet, best_float), ("int8", qdet, best_int8)):
+            d = det.detect(img)
+            for pts in c.faces:  # the best score of a detection that finds this face
+                ok = [j for j in range(len(d)) if _found(d.boxes[j : j + 1], pts, np.zeros(1, bool)) == 0]
+                best.append(max((float(d.scores[j]) for j in ok), default=0.0))
+            for t in thresholds:
+                boxes = d.boxes[d.scores >= t]
+                used = np.zeros(len(boxes), bool)
+                for pts in c.faces:
+                    j = _found(boxes, pts, used)
+                    if j >= 0:
+                        used[j] = True
+                false[key][t] += int((~used).sum())
+    f, q = np.asarray(best_float), np.asarray(best_int8)
+    print(f"threshold check on {len(load_set(folder))} training canvases, {len(f)} faces; float finds {(f >= 0.5).sum()} at 0.5")
+    for t in thresholds:
+        print(f"  INT8 at {t:.2f}: misses {int(((f >= 0.5) & (q < t)).sum())} of the float model's faces, finds "
+              f"{int(((f < 0.5) & (q >= t)).sum())} it does not; false detections float {false['float'][t]}, "
+              f"INT8 {false['int8'][t]}")
+
+
+# ------------------------------------------------------------------------------------------ 7. Vela
 def run_vela(model: Path, out_dir: Path, vela: str = "vela") -> dict:
     import csv
 
@@ -329,9 +575,12 @@ def run_vela(model: Path, out_dir: Path, vela: str = "vela") -> dict:
         p = subprocess.run(cmd, capture_output=True, text=True, check=False)
         cpu = [line.strip() for line in p.stdout.splitlines() if line.strip().startswith("CPU operators =")]
         npu = [line.strip() for line in p.stdout.splitlines() if line.strip().startswith("NPU operators =")]
-        row = next(csv.DictReader(open(next(d.glob("*_summary_*.csv"))))) if p.returncode == 0 else {}
+        row = {}
+        if p.returncode == 0:
+            with open(next(d.glob("*_summary_*.csv")), newline="") as f:
+                row = next(csv.DictReader(f))
         results[accel] = {
-            "command": " ".join(["vela", model.name] + cmd[2:]),
+            "command": " ".join(["vela", model.name] + cmd[2:-1] + [f"OUT/{accel}"]),
             "returncode": p.returncode,
             "cpu_operators": cpu[0] if cpu else None,
             "npu_operators": npu[0] if npu else None,
@@ -360,8 +609,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--crops-every", type=int, default=2, help="take every k-th training crop (0: none)")
     p.add_argument("--canvases", type=int, default=200, help="multi-face canvases built from training faces")
     p.add_argument("--cache-dir", default=str(ROOT / "benchmarks" / ".multiface-train"))
+    p.add_argument("--threshold-canvases", type=int, default=300,
+                   help="training canvases for the INT8 score-threshold table (step 6; 0: skip)")
     p.add_argument("--vela", metavar="DIR", help="also compile with Arm Vela for Ethos-U55/U65/U85 into DIR")
-    p.add_argument("--vela-bin", default="vela")
+    p.add_argument("--vela-bin", default=None, help="the vela executable (default: the one beside this Python, else PATH)")
     args = p.parse_args(argv)
 
     from pipnet_edge.runtime.detectors.blazeface import BlazeFaceDetector
@@ -374,13 +625,18 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(n.startswith(CALIB_SET) for n, _ in photos)} canvases)")
 
     prepared = prepare_float_model(src)
-    check_prepared(src, prepared, inputs)
-    out.write_bytes(quantize(prepared, inputs))
+    check_float(src, prepared, inputs, "prepared float model", 0.0)
+    equalized = equalize_depthwise(prepared, inputs)
+    check_float(src, equalized, inputs, "equalized float model", 1e-3)  # float rounding
+    out.write_bytes(quantize(equalized, inputs))
     print(f"wrote {out} ({out.stat().st_size / 1024:.1f} KiB)")
     check_integer(out)
     compare(photos, out)
+    if args.threshold_canvases:
+        threshold_table(out, Path(args.train), args.threshold_canvases, Path(args.cache_dir))
     if args.vela:
-        run_vela(out, Path(args.vela), args.vela_bin)
+        beside = Path(sys.executable).parent / "vela"
+        run_vela(out, Path(args.vela), args.vela_bin or (str(beside) if beside.is_file() else "vela"))
     return 0
 
 

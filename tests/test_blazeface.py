@@ -1,4 +1,5 @@
-"""MediaPipe BlazeFace in numpy over LiteRT: anchors, decoding, weighted NMS, the two bundled models, bad input."""
+"""MediaPipe BlazeFace in numpy over LiteRT: anchors, decoding, weighted NMS, the bundled models (two float, one
+full-integer INT8), bad input."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pipnet_edge.runtime.detectors.base import Detections, weighted_nms
 from pipnet_edge.runtime.detectors.blazeface import (
     BLAZEFACE_FULL_CROP_RULE,
     BLAZEFACE_SHORT_CROP_RULE,
+    BLAZEFACE_SHORT_INT8_CROP_RULE,
     BLAZEFACE_VARIANTS,
     BlazeFaceDetector,
     blazeface_model_path,
@@ -49,7 +51,13 @@ def astronaut() -> np.ndarray:
     return np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(ROOT / "docs" / "astronaut.png")), cv2.COLOR_BGR2RGB))
 
 
-@pytest.fixture(scope="module", params=["short", "full"])
+def _photo(name: str) -> np.ndarray:
+    import cv2
+
+    return np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(ROOT / "docs" / name)), cv2.COLOR_BGR2RGB))
+
+
+@pytest.fixture(scope="module", params=["short", "full", "short-int8"])
 def detector(request) -> BlazeFaceDetector:
     if not _has_interpreter():
         pytest.skip("no TFLite interpreter installed (pip install ai-edge-litert)")
@@ -165,7 +173,8 @@ def test_finds_the_astronaut(detector, astronaut):
     assert ((eyes >= [x0, y0]) & (eyes <= [x1, y1])).all()
     assert eyes[0, 0] < eyes[1, 0]  # the image-left eye first
     assert eyes[0, 0] < found.keypoints[0, 2, 0] < eyes[1, 0]  # nose tip between the eyes
-    assert detector.crop_rule is (BLAZEFACE_SHORT_CROP_RULE if detector.variant == "short" else BLAZEFACE_FULL_CROP_RULE)
+    rules = {"short": BLAZEFACE_SHORT_CROP_RULE, "full": BLAZEFACE_FULL_CROP_RULE, "short-int8": BLAZEFACE_SHORT_INT8_CROP_RULE}
+    assert detector.crop_rule is rules[detector.variant]
 
 
 def test_two_faces_best_first_and_max_faces(detector, astronaut):
@@ -248,6 +257,80 @@ def test_bad_model_files(tmp_path):
         BlazeFaceDetector("full", model_path=blazeface_model_path("short"))
     found = BlazeFaceDetector(model_bytes=blazeface_model_path("short").read_bytes()).detect(np.zeros((32, 32, 3), np.uint8))
     assert len(found) == 0
+
+
+# ---------------------------------------------------------------------------------------------- the INT8 model
+# Largest corner / keypoint difference from the float model, over the face's box side, on the docs photos:
+# measured 0.007 / 0.010 (grace_hopper.jpg) and 0.017 / 0.017 (astronaut.png); on the 554 test_full photos the box
+# difference is 0.0095 median, 0.020 p95 (benchmarks/results/int8_detector.json). The tolerance leaves room for
+# other LiteRT builds' integer rounding.
+INT8_TOLERANCE = 0.03
+
+
+@needs_tflite
+def test_bundled_int8_file_is_full_integer():
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(blazeface_model_path("short-int8")))
+    tensors = it.get_tensor_details()
+    assert [d for d in tensors if d["dtype"] == np.float32] == []
+    assert {np.dtype(d["dtype"]).name for d in tensors} <= {"int8", "int32"}  # int32: biases, shapes
+    ops = {o["op_name"] for o in it._get_ops_details()}
+    assert not ops & {"QUANTIZE", "DEQUANTIZE"}, ops
+    ins, outs = it.get_input_details(), it.get_output_details()
+    assert [(tuple(d["shape"]), np.dtype(d["dtype"]).name) for d in ins] == [((1, 128, 128, 3), "int8")]
+    assert sorted((tuple(d["shape"]), np.dtype(d["dtype"]).name) for d in outs) == [
+        ((1, 384, 1), "int8"), ((1, 384, 16), "int8"), ((1, 512, 1), "int8"), ((1, 512, 16), "int8")]
+    assert all(d["quantization"][0] > 0 for d in ins + outs)
+    assert BLAZEFACE_VARIANTS["short-int8"].file == blazeface_model_path("short-int8").name
+
+
+@needs_tflite
+def test_int8_input_is_the_float_input_quantized():
+    photo = _photo("grace_hopper.jpg")
+    fdet, qdet = BlazeFaceDetector("short"), BlazeFaceDetector("short-int8")
+    x, q = fdet.model_input(photo), qdet.model_input(photo)
+    assert x.dtype == np.float32 and q.dtype == np.int8 and q.shape == x.shape == (1, 128, 128, 3)
+    scale, zero = qdet._interpreter.get_input_details()[0]["quantization"]
+    np.testing.assert_allclose((q.astype(np.float32) - zero) * scale, x, atol=scale / 2 + 1e-6)
+    np.testing.assert_array_equal(qdet.model_input(np.ascontiguousarray(photo[:, :, ::-1]), color_order="BGR"), q)
+
+
+@needs_tflite
+@pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.png"])
+def test_int8_finds_the_face_where_the_float_model_does(name):
+    photo = _photo(name)
+    a, b = BlazeFaceDetector("short").detect(photo), BlazeFaceDetector("short-int8").detect(photo)
+    assert len(a) == len(b) == 1
+    assert abs(float(a.scores[0]) - float(b.scores[0])) < 0.05
+    side = float(max(a.boxes[0, 2] - a.boxes[0, 0], a.boxes[0, 3] - a.boxes[0, 1]))
+    assert np.abs(a.boxes[0] - b.boxes[0]).max() / side < INT8_TOLERANCE, (a.boxes, b.boxes)
+    assert np.abs(a.keypoints[0] - b.keypoints[0]).max() / side < INT8_TOLERANCE, (a.keypoints, b.keypoints)
+
+
+@needs_tflite
+def test_int8_detector_in_the_landmarker_end_to_end():
+    from pipnet_edge.runtime import Landmarker
+
+    photo = _photo("grace_hopper.jpg")
+    lm = Landmarker("lite", detector="blazeface-short-int8")
+    assert isinstance(lm.detector, BlazeFaceDetector) and lm.detector.variant == "short-int8"
+    faces = lm.detect(photo)
+    assert len(faces) == 1
+    ref = Landmarker("lite", detector="blazeface-short").detect(photo)
+    side = float(np.ptp(ref[0].points, axis=0).max())
+    # the crops differ by the boxes' ~1 % and the crop rules; the landmarks by 0.6 % of the face here (measured)
+    assert np.linalg.norm(faces[0].points - ref[0].points, axis=1).mean() / side < 0.02
+
+
+@needs_tflite
+def test_int8_file_layout_checks():
+    with pytest.raises(ModelLoadError, match="wrong variant"):  # the INT8 short-range file as the full-range model
+        BlazeFaceDetector("full", model_path=blazeface_model_path("short-int8"))
+    # the float short-range file under the INT8 variant's settings works: the layout is the same
+    found = BlazeFaceDetector("short-int8", model_path=blazeface_model_path("short")).detect(_photo("astronaut.png"))
+    assert len(found) == 1
+    assert BlazeFaceDetector("short-int8").min_confidence == 0.4  # chosen on training canvases (quantize_blazeface.py)
 
 
 def test_missing_interpreter_says_what_to_install(monkeypatch):

@@ -213,7 +213,7 @@ def test_yunet_bad_options(kwargs, match):
 
 
 def test_registry_and_create_detector():
-    assert set(DETECTORS) == {"yunet", "blazeface-short", "blazeface-full", "haar"}
+    assert set(DETECTORS) == {"yunet", "blazeface-short", "blazeface-short-int8", "blazeface-full", "haar"}
     assert isinstance(create_detector(), YuNetFaceDetector)
     assert isinstance(create_detector("default"), YuNetFaceDetector)
     assert create_detector("yunet", min_confidence=0.9, max_faces=None).min_confidence == 0.9

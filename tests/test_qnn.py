@@ -10,7 +10,6 @@ heatmap cells agree; the context binary's outputs equal a just-in-time session's
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -20,7 +19,12 @@ import pytest
 from pipnet_edge.errors import ExportError, InputError, ModelLoadError
 from pipnet_edge.runtime.backends.qnn import QNN_EP, QNN_SOCS, qnn_provider_options, soc_model_id
 
-HAVE_QNN = importlib.util.find_spec("onnxruntime_qnn") is not None
+try:
+    import onnxruntime_qnn  # noqa: F401  (sets up its library path only)
+
+    HAVE_QNN = True
+except ImportError:
+    HAVE_QNN = False
 needs_qnn = pytest.mark.skipif(
     not HAVE_QNN, reason="onnxruntime-qnn is not installed (pip install 'pipnet-edge[qnn]'): its HTP simulator runs these")
 SIZE = 64
@@ -169,3 +173,25 @@ def test_context_binary_compiles_and_loads(exports, tmp_path):
         _lm(ctx)  # onnxruntime CPU cannot run an EPContext node
     with pytest.raises(ExportError, match="unknown soc_model"):
         compile_qnn_context(src, tmp_path / "x_ctx.onnx", "SM0000")
+
+
+def test_qnn_context_export_target(exports, tmp_path):
+    """``export(..., "qnn-context", qnn_soc=...)``: the context binary for that SoC, QNN's report in the record and the
+    artifact's metadata, and a bad SoC refused before any work."""
+    import tiny
+    from pipnet_edge.calibration import CalibrationSet
+    from pipnet_edge.export import export
+    from pipnet_edge.runtime.artifact import read_artifact_info
+
+    calib = CalibrationSet(_crops(16, seed=1), {"source": "synthetic", "count": 16, "seed": 1})
+    model = tiny.tiny_residual_model()
+    (rec,) = export(model, "qnn-context", tmp_path, calib=calib, name="tiny", qnn_soc="SM8550")
+    assert rec.path.name == "tiny_qnn-context_sm8550.onnx"
+    assert rec.integer_check["full_integer"] and rec.compiler_report["soc"] == "SM8550"
+    info = read_artifact_info(rec.path)
+    assert info.target == "qnn-context" and info.export["npu"]["soc_model"] == 43
+    out = _lm(rec.path, [QNN_EP]).backend.run(_crops(2))
+    assert out["score"].shape[0] == 2
+    with pytest.raises(ExportError, match="qnn_soc"):
+        export(model, "qnn-context", tmp_path / "bad", calib=calib, qnn_soc="SM0000")
+    assert not (tmp_path / "bad").exists()

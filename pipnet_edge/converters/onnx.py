@@ -17,7 +17,7 @@ from ..models.edge import EdgePIPNet
 from ..runtime.artifact import HEAD_NAMES, INPUT_NAME, METADATA_KEY
 
 __all__ = [
-    "build_onnx_module", "save_onnx", "float_onnx_module", "export_onnx", "export_onnx_module", "fold_weight_quantization",
+    "build_onnx_module", "save_onnx", "set_onnx_metadata", "float_onnx_module", "export_onnx", "export_onnx_module", "fold_weight_quantization",
     "fold_constant_clips", "activations_to_uint8", "clips_to_quantized_domain",
 ]
 
@@ -65,6 +65,20 @@ def save_onnx(model, path: Path, metadata: str) -> Path:
     entry.key, entry.value = METADATA_KEY, metadata
     model.producer_name = "pipnet-edge"
     onnx.checker.check_model(model)
+    onnx.save(model, str(path), save_as_external_data=False)
+    return path
+
+
+def set_onnx_metadata(path: Path, metadata: str) -> Path:
+    """Replace the ``pipnet_edge`` metadata of the ``.onnx`` file at ``path``, leaving its other entries, in place."""
+    import onnx
+
+    model = onnx.load(str(path))
+    kept = [(p.key, p.value) for p in model.metadata_props if p.key != METADATA_KEY]
+    del model.metadata_props[:]
+    for key, value in [(METADATA_KEY, metadata), *kept]:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
     onnx.save(model, str(path), save_as_external_data=False)
     return path
 

@@ -56,7 +56,8 @@ def compile_qnn_context(onnx_path: str | Path, out_path: str | Path, soc_model: 
         import onnx
         import onnxruntime as ort
     except ImportError as exc:
-        raise ExportError(f"compiling a QNN context binary needs onnx and onnxruntime-qnn ({exc.name} missing): {QNN_EXTRA}") from None
+        raise ExportError(
+            f"compiling a QNN context binary needs onnx and onnxruntime-qnn ({exc.name} missing): {QNN_EXTRA}") from None
     src, out = Path(onnx_path), Path(out_path)
     if not src.is_file():
         raise ExportError(f"{src} does not exist")

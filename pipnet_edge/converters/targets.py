@@ -80,6 +80,27 @@ def _build_tflite(ctx: ExportContext, target: Target, path: Path, io_dtype: str,
     return export_tflite(ctx.require_float_model(target.name), path, metadata, fp16=target.precision == "fp16")
 
 
+def _build_qnn_context(ctx: ExportContext, target: Target, path: Path, io_dtype: str, metadata: str) -> tuple[Path, dict]:
+    """The run's INT8 QDQ ONNX compiled ahead of time by onnxruntime-qnn for the HTP of ``ctx.qnn_soc``."""
+    from .onnx import save_onnx
+    from .qnn import compile_qnn_context
+
+    src = path.with_suffix(".int8.tmp.onnx")
+    try:
+        save_onnx(ctx.onnx_graph(True), src, metadata)
+        report = compile_qnn_context(src, path, ctx.qnn_soc)
+    finally:
+        src.unlink(missing_ok=True)
+    report = {"compiler": f"onnxruntime-qnn {report.get('onnxruntime_qnn')} (QNN SDK {report.get('qnn_sdk')})", **report}
+    doc = json.loads(metadata)
+    doc["export"]["npu"] = {"vendor": "Qualcomm", "accelerator": f"Hexagon HTP ({report.get('soc') or report['soc_model']})",
+                            "execution_provider": "QNNExecutionProvider", **report}
+    from .onnx import set_onnx_metadata
+
+    set_onnx_metadata(path, json.dumps(doc, separators=(",", ":")))
+    return path, {"compiler_report": report}
+
+
 def _build_ethos_u(ctx: ExportContext, target: Target, path: Path, io_dtype: str, metadata: str) -> tuple[Path, dict]:
     """The run's full-INT8 TFLite compiled by Vela; Vela's report goes into the metadata and the record."""
     from .tflite_flatbuffer import add_metadata
@@ -128,9 +149,9 @@ class Target:
         """Python modules the builder needs (INT8: the PT2E quantizer is litert-torch's, on torchao)."""
         return tuple(dict.fromkeys(_TOOLCHAINS[self.format] + (INT8_TOOLCHAIN if self.int8 else ()) + self.modules))
 
-    def file_name(self, stem: str, io_dtype: str) -> str:
+    def file_name(self, stem: str, io_dtype: str, variant: str = "") -> str:
         io = f"_{io_dtype}io" if self.int8 and io_dtype != self.io_dtypes[0] else ""
-        return f"{stem}_{self.name}{io}{self.suffix}"
+        return f"{stem}_{self.name}{'_' + variant if variant else ''}{io}{self.suffix}"
 
 
 def _ethos_u_configs():
@@ -159,6 +180,10 @@ TARGETS: dict[str, Target] = {
         ),
         *(Target(c.name, "tflite", "int8", ("int8", "uint8"), "tflite + Ethos-U delegate", c.description, _build_ethos_u,
                  group="ethos-u", modules=("ethosu",)) for c in _ethos_u_configs()),
+        Target("qnn-context", "onnx", "int8", ("float32",), "onnxruntime-qnn (HTP)",
+               "Qualcomm Hexagon NPU: the INT8 ONNX compiled ahead of time into a QNN context binary for one Snapdragon "
+               "SoC (--qnn-soc, default SM8650), batch 1", _build_qnn_context, group="qnn",
+               modules=("onnxruntime", "onnxruntime_qnn")),
     )
 }
 # names that select several targets: "all" the core eight (installed by the export extra), then each NPU family
@@ -267,6 +292,7 @@ class ExportContext:
     stem: str
     source_info: dict = field(default_factory=dict)
     verbose: bool = False
+    qnn_soc: str | int = "SM8650"  # the Snapdragon SoC the qnn-context target compiles for
     _qgraph: object | None = field(default=None, repr=False)
     _onnx: dict = field(default_factory=dict, repr=False)  # int8 (bool) -> onnx.ModelProto without metadata
     _tflite_int8: dict = field(default_factory=dict, repr=False)  # io_dtype -> (full-INT8 .tflite bytes, IntegerCheck)
@@ -393,7 +419,8 @@ def build_target(ctx: ExportContext, name: str, io_dtype: str | None = None) -> 
     io = check_io_dtype(target, io_dtype)
     import_quietly(target.requires, ctx.verbose)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    path = ctx.out_dir / target.file_name(ctx.stem, io)
+    variant = str(ctx.qnn_soc).lower() if target.group == "qnn" else ""
+    path = ctx.out_dir / target.file_name(ctx.stem, io, variant)
     t0 = time.time()
     quantization = ctx.qgraph().info if target.int8 else None
     metadata = _metadata(ctx, target, io, {"quantization": quantization} if target.int8 else {})

@@ -43,7 +43,8 @@ class OnnxRuntimeBackend(Backend):
             precision = None if is_context_model(model) else info.precision  # None: compiled ahead of time
             qnn = configure_qnn(ort, so, qnn, precision=precision, source=str(path))
         try:
-            self.session = ort.InferenceSession(model, so, providers=None if qnn is not None else providers or ["CPUExecutionProvider"])
+            providers = None if qnn is not None else providers or ["CPUExecutionProvider"]  # QNN: set in so
+            self.session = ort.InferenceSession(model, so, providers=providers)
         except Exception as exc:
             if qnn is not None:
                 raise qnn_load_error(ort, model, exc, str(path), info.precision, qnn) from None

@@ -13,11 +13,15 @@ provider options such as ``soc_model`` or ``htp_performance_mode``) runs the who
   partial placement.
 * ``soc_model`` may be an id (``57``) or a name in :data:`QNN_SOCS` (``"SM8650"``); onnxruntime-qnn itself treats a
   name it does not know as "unknown SoC" (0) with only a log warning, so names are checked here.
+* onnxruntime-qnn 2.7.0 shares one HTP backend per process: a session without ``soc_model`` (or with 0) compiles for
+  the SoC of the process's last session that named one (measured: after a session for SW6100, every later session
+  without a SoC refused the residual Adds as SW6100 does). A warning is logged when that can happen.
 * An ahead-of-time context binary ONNX (``*_ctx.onnx``, one ``EPContext`` node; see
   :func:`pipnet_edge.converters.qnn.compile_qnn_context`) loads the same way, without compiling again.
 
-On x86-64 Linux the HTP backend is Qualcomm's simulator: the same graph and arithmetic, slowly (measured on a 2-core
-EPYC: ~0.35-0.6 s per face for the lite model, ~1.7 s for the default one; ``benchmarks/qnn_agreement.py``).
+On x86-64 Linux the HTP backend is Qualcomm's simulator: the same graph and arithmetic, slowly (one CPU thread;
+measured on an idle 2-core EPYC: 0.26 s per face for the lite model, 1.1 s for the default one;
+``benchmarks/qnn_agreement.py``).
 A float model runs on the HTP only in fp16 and only with ``soc_model`` set: without one QNN fails to finalize the graph
 (``QNN_COMMON_ERROR_MEM_ALLOC``; measured with onnxruntime-qnn 2.7.0), or compiles it for whatever SoC an earlier session
 in the process named, so a float model without ``soc_model`` is refused here. The INT8 ONNX (``onnx-int8``) is the
@@ -28,6 +32,7 @@ Nothing here imports onnxruntime or onnxruntime-qnn at module level.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import Counter
@@ -35,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import InputError, ModelLoadError
+
+log = logging.getLogger("pipnet_edge.runtime")
 
 __all__ = [
     "QNN_EP", "QNN_EXTRA", "BATCH_DIM", "QnnSoc", "QNN_SOCS", "soc_model_id", "is_qnn", "qnn_provider_options",
@@ -166,6 +173,7 @@ def _lib(name: str) -> str:
 
 
 _lock = threading.Lock()
+_last_soc: str | None = None  # the soc_model of this process's last QNN session that named one (QNN keeps it)
 
 
 def register_qnn(ort) -> list:
@@ -184,7 +192,8 @@ def register_qnn(ort) -> list:
                 ort.register_execution_provider_library(QNN_EP, os.path.join(lib_dir, _lib("onnxruntime_providers_qnn")))
             except Exception as exc:
                 if "already registered" not in str(exc):
-                    raise ModelLoadError(f"onnxruntime {ort.__version__} cannot register onnxruntime-qnn ({lib_dir}): {exc}") from None
+                    raise ModelLoadError(
+                        f"onnxruntime {ort.__version__} cannot register onnxruntime-qnn ({lib_dir}): {exc}") from None
             devices = [d for d in ort.get_ep_devices() if d.ep_name == QNN_EP]
     if not devices:
         raise ModelLoadError(f"onnxruntime-qnn is registered but offers no {QNN_EP} device")
@@ -204,7 +213,8 @@ def is_context_model(model: str | bytes) -> bool:
     return b"EPContext" in head
 
 
-def configure_qnn(ort, so, options: dict[str, str], *, precision: str | None = "int8", source: str = "the model") -> dict[str, str]:
+def configure_qnn(ort, so, options: dict[str, str], *, precision: str | None = "int8",
+                  source: str = "the model") -> dict[str, str]:
     """Set up ``so`` (an ``ort.SessionOptions``) for QNN: the plugin's devices with ``options`` (``backend_path``
     defaults to the HTP backend), the batch fixed to 1, CPU fallback disabled. Returns the provider options used.
 
@@ -221,6 +231,13 @@ def configure_qnn(ort, so, options: dict[str, str], *, precision: str | None = "
             "for a named SoC: pass soc_model, e.g. device=[('QNNExecutionProvider', {'soc_model': 'SM8650'})], "
             "or use the onnx-int8 export (the NPU's integer path)"
         )
+    global _last_soc
+    soc = options.get("soc_model", "0")
+    if soc == "0" and _last_soc not in ("0", None):
+        log.warning("onnxruntime-qnn compiles a session without soc_model for the SoC of this process's last session "
+                    "that named one (soc_model %s); name the SoC to be sure", _last_soc)
+    if soc != "0":
+        _last_soc = soc
     opts = dict(options)
     if "backend_path" not in opts and "backend_type" not in opts:
         opts["backend_path"] = os.path.join(qnn_library_dir(), _lib("QnnHtp"))
@@ -236,7 +253,8 @@ def _unplaced_nodes(ort, model, options: dict[str, str]) -> Counter | None:
     so.log_severity_level = 3
     so.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
     so.add_free_dimension_override_by_name(BATCH_DIM, 1)
-    so.add_provider_for_devices(register_qnn(ort), options)
+    # with fallback allowed QNN would also leave the graph's input Quantize / output Dequantize to the CPU by default
+    so.add_provider_for_devices(register_qnn(ort), {"offload_graph_io_quantization": "0", **options})
     try:
         session = ort.InferenceSession(model, so)
         assigned = session.get_provider_graph_assignment_info()

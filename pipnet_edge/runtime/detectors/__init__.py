@@ -2,14 +2,15 @@
 
 Bundled, offline, torch-free (``Landmarker(detector=NAME)``):
 
-======================  ==========================================================  ==========
-name                    what                                                        licence
-======================  ==========================================================  ==========
-``"yunet"`` (default)   YuNet 2023mar via OpenCV ``FaceDetectorYN``; any face size  MIT
-``"blazeface-short"``   MediaPipe BlazeFace short range on LiteRT; near faces       Apache-2.0
-``"blazeface-full"``    MediaPipe BlazeFace full range on LiteRT; up to ~5 m        Apache-2.0
-``"haar"``              OpenCV's Haar frontal-face cascade (no file shipped)        BSD (OpenCV)
-======================  ==========================================================  ==========
+==========================  ==========================================================  ============
+name                        what                                                        licence
+==========================  ==========================================================  ============
+``"yunet"`` (default)       YuNet 2023mar via OpenCV ``FaceDetectorYN``; any face size  MIT
+``"blazeface-short"``       MediaPipe BlazeFace short range on LiteRT; near faces       Apache-2.0
+``"blazeface-full"``        MediaPipe BlazeFace full range on LiteRT; up to ~5 m        Apache-2.0
+``"blazeface-short-int8"``  BlazeFace short range, full-integer INT8 (for NPUs)         Apache-2.0
+``"haar"``                  OpenCV's Haar frontal-face cascade (no file shipped)        BSD (OpenCV)
+==========================  ==========================================================  ============
 
 Each detector's boxes sit differently on a face, so each carries a ``crop_rule`` calibrated on
 the 300W training faces (``python -m pipnet_edge.calibration.crop_rules``). Any object with a
@@ -83,6 +84,10 @@ DETECTORS: dict[str, DetectorInfo] = {
                      ("min_confidence", "max_faces", "num_threads")),
         DetectorInfo("blazeface-full", _blazeface("full"),
                      "MediaPipe BlazeFace full range, 192 px: faces up to ~5 m (Apache-2.0)",
+                     ("min_confidence", "max_faces", "num_threads")),
+        DetectorInfo("blazeface-short-int8", _blazeface("short-int8"),
+                     "MediaPipe BlazeFace short range quantized to full-integer INT8 (int8 I/O, no float op): "
+                     "for NPUs such as Arm Ethos-U; faces within ~2 m (Apache-2.0)",
                      ("min_confidence", "max_faces", "num_threads")),
         DetectorInfo("haar", _haar,
                      "OpenCV Haar frontal-face cascade: frontal faces only, slow on large photos",

@@ -1,0 +1,242 @@
+"""The full-integer INT8 BlazeFace short range against the float one it was made from, in one run.
+
+    python benchmarks/int8_detector.py --out benchmarks/results/int8_detector.json
+    python benchmarks/int8_detector.py --vela-json /tmp/vela/vela.json     # Vela figures from the quantizer's venv
+
+Detectors, ``num_threads=1``, weighted NMS at IoU 0.3:
+
+* ``float``: ``BlazeFaceDetector("short")`` (MediaPipe's file, float16 weights), its default score threshold 0.5;
+* ``int8``: ``BlazeFaceDetector("short-int8")`` (``face_detection_short_range_int8.tflite``, made by
+  ``scripts/quantize_blazeface.py`` from TRAINING photos only), its default threshold 0.4 (chosen on training
+  canvases so that it finds the faces the float model finds at 0.5: the script's step 6);
+* ``int8@0.5``: the same INT8 model at the float model's 0.5, for comparison.
+
+Measured (test photos are only measured here, never used to make or tune the INT8 file):
+
+* ``test_full``: the 554 whole 300W test photos (``../shared/data/300w/test_full``, one annotated face each). A face
+  is found when a detection's centre lies inside its 68-point landmark box and the detection's longer side is
+  0.5-2x the landmark box's (``../shared/models/README.md``). Also: how far the INT8 boxes are from the float ones
+  (largest corner difference / float box side, for the faces both find).
+* ``group``: the benchmark's 30 multi-face canvases (``benchmarks/multiface.py``, ``SETS["group"]``, built from
+  ``test_full`` into the git-ignored ``benchmarks/.multiface/``): the same rule, one detection per face; which
+  faces each finds, false detections, and whether INT8 finds every face float finds.
+* speed: end to end per photo (``detect()`` on the decoded RGB photo: letterbox, inference, decoding, NMS), 1 thread,
+  the two detectors taking turns photo by photo; ``pipnet_edge.evaluation.timing.time_calls`` (``--repeat`` timed
+  calls per photo after one warm-up, the per-photo median kept), median and p90 over the photos.
+* model facts: float32 tensors, input/output types, op counts.
+* Arm Vela (Ethos-U55-128 / U65-256 / U85-256), when ``vela`` runs here (``ethos-u-vela`` importable, or
+  ``--vela-bin``), else from ``--vela-json`` (what ``scripts/quantize_blazeface.py --vela DIR`` wrote in the
+  quantizer's venv), else kept from the previous results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from multiface import SHARED, ensure_set, load_set
+
+from pipnet_edge.data.annotations import load_300w_folder
+from pipnet_edge.evaluation.timing import time_calls
+from pipnet_edge.runtime.detectors.blazeface import BlazeFaceDetector, blazeface_model_path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DETECTORS = {"float": ("short", None), "int8": ("short-int8", None), "int8@0.5": ("short-int8", 0.5)}
+
+
+def face_found(boxes: np.ndarray, points: np.ndarray, used: np.ndarray | None = None) -> int:
+    """Index of the first detection that finds this face (centre in its landmark box, longer side 0.5-2x), or -1."""
+    if len(boxes) == 0:
+        return -1
+    x0, y0 = points.min(0)
+    x1, y1 = points.max(0)
+    side = max(x1 - x0, y1 - y0)
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    long = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    ok = (cx > x0) & (cx < x1) & (cy > y0) & (cy < y1) & (long >= 0.5 * side) & (long <= 2.0 * side)
+    if used is not None:
+        ok &= ~used
+    hit = np.flatnonzero(ok)
+    return int(hit[0]) if len(hit) else -1
+
+
+def box_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest corner difference of box ``b`` from box ``a``, over ``a``'s longer side."""
+    return float(np.abs(a - b).max() / max(a[2] - a[0], a[3] - a[1]))
+
+
+def model_facts(path: Path) -> dict:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    tensors = it.get_tensor_details()
+    return {
+        "file": str(path.relative_to(ROOT)),
+        "bytes": path.stat().st_size,
+        "float32_tensors": sum(np.dtype(t["dtype"]) == np.float32 for t in tensors),
+        "tensor_dtypes": dict(Counter(np.dtype(t["dtype"]).name for t in tensors)),
+        "inputs": [[d["name"], np.dtype(d["dtype"]).name, list(map(int, d["shape"]))] for d in it.get_input_details()],
+        "outputs": [[d["name"], np.dtype(d["dtype"]).name, list(map(int, d["shape"]))] for d in it.get_output_details()],
+        "ops": dict(Counter(o["op_name"] for o in it._get_ops_details())),
+    }
+
+
+def vela_figures(args, previous: dict) -> dict | None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from quantize_blazeface import run_vela
+
+    vela = args.vela_bin
+    if vela is None:
+        try:
+            import ethosu.vela  # noqa: F401
+
+            vela = shutil.which("vela")
+        except ImportError:
+            vela = None
+    if vela:
+        with tempfile.TemporaryDirectory() as d:
+            got = run_vela(blazeface_model_path("short-int8"), Path(d), vela)
+        return {**got, "source": "run by this benchmark"}
+    if args.vela_json:
+        got = json.loads(Path(args.vela_json).read_text())
+        return {**got, "source": f"scripts/quantize_blazeface.py --vela in the quantizer's venv ({args.vela_json})"}
+    if previous.get("vela"):
+        return {**previous["vela"], "source": previous["vela"].get("source", "") + " (kept from the previous run)"}
+    return None
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--test-full", default=str(SHARED / "data" / "300w" / "test_full"))
+    p.add_argument("--out", default=str(HERE / "results" / "int8_detector.json"))
+    p.add_argument("--repeat", type=int, default=5, help="timed calls per photo (median kept)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N test_full photos (a quick look)")
+    p.add_argument("--vela-bin", default=None, help="a vela executable to run (e.g. /tmp/venv-npu/bin/vela)")
+    p.add_argument("--vela-json", default=None, help="vela.json written by scripts/quantize_blazeface.py --vela DIR")
+    args = p.parse_args(argv)
+    import cv2
+
+    out_path = Path(args.out)
+    previous = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    dets = {k: BlazeFaceDetector(v, min_confidence=t, num_threads=1) for k, (v, t) in DETECTORS.items()}
+    keys = list(dets)
+    # the whole photo pipeline: the bundled lite model behind each detector (INT8 detector + INT8 lite: all integer)
+    from pipnet_edge.runtime import Landmarker
+
+    pipes = {k: Landmarker("lite", detector=f"blazeface-{v}", num_threads=1) for k, (v, _) in DETECTORS.items() if k in ("float", "int8")}
+    pipe_times: dict[str, list[float]] = {k: [] for k in pipes}
+
+    # ---------------------------------------------------------------------------------------- test_full
+    records = sorted(load_300w_folder(args.test_full), key=lambda r: str(r.image_path))
+    if args.limit:
+        records = records[: args.limit]
+    found = {k: 0 for k in dets}
+    missed = {k: [] for k in dets}
+    errors, times = {"int8": [], "int8@0.5": []}, {k: [] for k in dets}
+    for i, r in enumerate(records):
+        img = np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(r.image_path)), cv2.COLOR_BGR2RGB))
+        got = {}
+        order = keys[i % len(keys):] + keys[: i % len(keys)]  # take turns going first
+        for k in order:
+            st = time_calls(lambda d=dets[k], im=img: d.detect(im), runs=args.repeat, warmup=1)
+            times[k].append(st.median_ms)
+            got[k] = st.result
+        for k in [k for k in order if k in pipes]:
+            pipe_times[k].append(time_calls(lambda lm=pipes[k], im=img: lm.detect(im), runs=args.repeat, warmup=1).median_ms)
+        hits = {}
+        for k, d in got.items():
+            hits[k] = face_found(d.boxes, r.points)
+            if hits[k] >= 0:
+                found[k] += 1
+            else:
+                missed[k].append(r.name)
+        for k, errs in errors.items():
+            if hits["float"] >= 0 and hits[k] >= 0:
+                errs.append(box_error(got["float"].boxes[hits["float"]], got[k].boxes[hits[k]]))
+    n = len(records)
+    test_full = {
+        "photos": n,
+        "faces": n,
+        **{f"found_{k}": found[k] for k in dets},
+        **{f"recall_{k}_pct": round(100.0 * found[k] / n, 2) for k in dets},
+        **{f"missed_{k}": missed[k] for k in dets},
+        "box_error_vs_float": {k: {"faces": len(e), "median": round(float(np.median(e)), 4),
+                                   "p95": round(float(np.percentile(e, 95)), 4), "max": round(float(np.max(e)), 4)}
+                               for k, e in errors.items()},
+        "box_error_what": "largest corner difference from the float model's box / its longer side, faces both find",
+        "ms_per_photo_1_thread": {k: {"median": round(float(np.median(t)), 3), "p90": round(float(np.percentile(t, 90)), 3)}
+                                  for k, t in times.items()},
+        "end_to_end_lite_ms_per_photo_1_thread": {
+            k: {"median": round(float(np.median(t)), 3), "p90": round(float(np.percentile(t, 90)), 3)} for k, t in pipe_times.items()},
+        "end_to_end_what": "Landmarker('lite', detector='blazeface-short' or 'blazeface-short-int8').detect(photo), RGB in",
+    }
+    print("test_full", json.dumps({k: v for k, v in test_full.items() if not k.startswith("missed")}))
+
+    # ---------------------------------------------------------------------------------------- group canvases
+    folder = ensure_set("group", args.test_full, progress=False)
+    canvases = load_set(folder)
+    per_face = {k: [] for k in dets}
+    false = {k: 0 for k in dets}
+    gtimes = {k: [] for k in dets}
+    for i, c in enumerate(canvases):
+        img = np.ascontiguousarray(cv2.cvtColor(cv2.imread(str(c.image_path)), cv2.COLOR_BGR2RGB))
+        order = keys[i % len(keys):] + keys[: i % len(keys)]
+        for k in order:
+            st = time_calls(lambda d=dets[k], im=img: d.detect(im), runs=args.repeat, warmup=1)
+            gtimes[k].append(st.median_ms)
+            boxes = st.result.boxes
+            used = np.zeros(len(boxes), bool)
+            for pts in c.faces:
+                j = face_found(boxes, pts, used)
+                if j >= 0:
+                    used[j] = True
+                per_face[k].append(j >= 0)
+            false[k] += int((~used).sum())
+    f = np.asarray(per_face["float"])
+    faces = [f"{c.name}#{j}" for c in canvases for j in range(len(c.faces))]
+    group = {"canvases": len(canvases), "faces": len(f), **{f"found_{k}": int(np.sum(v)) for k, v in per_face.items()}}
+    for k in ("int8", "int8@0.5"):
+        q = np.asarray(per_face[k])
+        group[k] = {
+            "found_by_both": int((f & q).sum()),
+            "finds_every_face_float_finds": bool((q | ~f).all()),
+            "found_by_float_only": [faces[i] for i in np.flatnonzero(f & ~q)],
+            "found_by_it_only": [faces[i] for i in np.flatnonzero(q & ~f)],
+        }
+    group |= {
+        "false_detections": false,
+        "ms_per_photo_1_thread": {k: {"median": round(float(np.median(t)), 3), "p90": round(float(np.percentile(t, 90)), 3)}
+                                  for k, t in gtimes.items()},
+    }
+    print("group", json.dumps(group))
+
+    result = {
+        "what": "BlazeFace short range: MediaPipe's float model vs the bundled full-integer INT8 one (same run)",
+        "command": "python benchmarks/int8_detector.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}",
+        "settings": {"num_threads": 1, "min_confidence": {k: float(d.min_confidence) for k, d in dets.items()},
+                     "nms_threshold": 0.3, "repeat": args.repeat},
+        "models": {k: model_facts(blazeface_model_path(v)) for k, (v, _) in DETECTORS.items() if k in ("float", "int8")},
+        "test_full": test_full,
+        "group": group,
+        "vela": vela_figures(args, previous),
+    }
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

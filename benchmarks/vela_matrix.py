@@ -1,0 +1,65 @@
+"""Arm Ethos-U: both bundled landmark models and the INT8 face detector compiled by Vela for every configuration.
+
+    python benchmarks/vela_matrix.py          # -> benchmarks/results/vela_matrix.json and .md
+
+For each model and configuration: operators on the NPU and on the CPU, Vela's estimated inference time, SRAM and
+flash / DRAM use and MACs (Vela's performance model of that configuration; no silicon here). The landmark models go
+through ``python -m pipnet_edge.export --target ethos-u`` (the bundled QAT model -> full-INT8 TFLite -> Vela); the
+detector is the bundled INT8 file compiled with the same function. Needs ``pip install 'pipnet-edge[ethos-u]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+FIELDS = ("cpu_operators", "npu_operators", "inference_time_ms", "sram_kib", "off_chip_flash_kib", "dram_kib", "nn_macs")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["lite", "default"], help="bundled landmark models")
+    p.add_argument("--out", default=str(HERE / "results" / "vela_matrix.json"))
+    args = p.parse_args(argv)
+
+    from pipnet_edge.converters.vela import ETHOS_U_CONFIGS, compile_vela, vela_version
+    from pipnet_edge.export import export
+    from pipnet_edge.runtime.detectors.blazeface import blazeface_model_path
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="vela-matrix-") as tmp:
+        for model in args.models:
+            for r in export(model, "ethos-u", Path(tmp) / model):
+                rows.append({"model": model, "config": r.target, **{k: r.compiler_report[k] for k in FIELDS}})
+                print(f"{model:8s} {r.target:14s} CPU ops {r.compiler_report['cpu_operators']}, "
+                      f"{r.compiler_report['inference_time_ms']} ms", flush=True)
+        detector = blazeface_model_path("short-int8")
+        for name, cfg in ETHOS_U_CONFIGS.items():
+            rep = compile_vela(detector, Path(tmp) / f"det_{name}.tflite", cfg)
+            rows.append({"model": "blazeface-short-int8", "config": name, **{k: rep[k] for k in FIELDS}})
+            print(f"detector {name:14s} CPU ops {rep['cpu_operators']}, {rep['inference_time_ms']} ms", flush=True)
+
+    doc = {"command": "python benchmarks/vela_matrix.py", "date": time.strftime("%Y-%m-%d"), "vela": vela_version(),
+           "configs": {k: {"system_config": c.system_config, "memory_mode": c.memory_mode} for k, c in ETHOS_U_CONFIGS.items()},
+           "rows": rows}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2))
+    md = ["| model | config | CPU ops | NPU ops | est. ms | SRAM KiB | flash KiB | DRAM KiB | MMAC |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r['model']} | {r['config']} | {r['cpu_operators']} | {r['npu_operators']} | {r['inference_time_ms']:.2f} | "
+                  f"{r['sram_kib']:.0f} | {r['off_chip_flash_kib']:.0f} | {r['dram_kib']:.0f} | {r['nn_macs'] / 1e6:.0f} |")
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
