@@ -340,7 +340,8 @@ def _integer_npu_cell(r: ExportRecord) -> str:
     parts = []
     if r.integer_check is not None:
         c = r.integer_check
-        parts.append(f"full-integer, {c['integer_operators']}/{c['operators']} ops" if c["full_integer"] else "NOT integer")
+        edge = f" + {c['edge_operators']} I/O (de)quantize" if c["edge_operators"] else ""
+        parts.append(f"full-integer, {c['integer_operators']} ops{edge}" if c["full_integer"] else "NOT integer")
     c = r.compiler_report
     if c is not None and "npu_operators" in c:  # Vela
         parts.append(f"NPU {c['npu_operators']} ops, CPU {c['cpu_operators']}; est. {c['inference_time_ms']} ms, "

@@ -45,7 +45,8 @@ _EXTRA_OF_MODULE = {"ethosu": "ethos-u", "onnxruntime_qnn": "qnn"}
 
 
 # --------------------------------------------------------------------------- builders
-# builder(ctx, target, path, io_dtype, metadata) -> path written
+# builder(ctx, target, path, io_dtype, metadata) -> the path written, or (path, ExportRecord fields such as
+# compiler_report) for NPU targets
 
 
 def _build_onnx(ctx: ExportContext, target: Target, path: Path, io_dtype: str, metadata: str) -> Path:
@@ -82,7 +83,7 @@ def _build_tflite(ctx: ExportContext, target: Target, path: Path, io_dtype: str,
 
 def _build_qnn_context(ctx: ExportContext, target: Target, path: Path, io_dtype: str, metadata: str) -> tuple[Path, dict]:
     """The run's INT8 QDQ ONNX compiled ahead of time by onnxruntime-qnn for the HTP of ``ctx.qnn_soc``."""
-    from .onnx import save_onnx
+    from .onnx import save_onnx, set_onnx_metadata
     from .qnn import compile_qnn_context
 
     src = path.with_suffix(".int8.tmp.onnx")
@@ -95,8 +96,6 @@ def _build_qnn_context(ctx: ExportContext, target: Target, path: Path, io_dtype:
     doc = json.loads(metadata)
     doc["export"]["npu"] = {"vendor": "Qualcomm", "accelerator": f"Hexagon HTP ({report.get('soc') or report['soc_model']})",
                             "execution_provider": "QNNExecutionProvider", **report}
-    from .onnx import set_onnx_metadata
-
     set_onnx_metadata(path, json.dumps(doc, separators=(",", ":")))
     return path, {"compiler_report": report}
 
