@@ -31,7 +31,7 @@ QEMU_CPU=${PIPNET_EDGE_QEMU_CPU:-cortex-a72}
 SHARED=${PIPNET_EDGE_SHARED:-$REPO/../shared}
 PY=${PYTHON:-$REPO/.venv/bin/python}
 # Torch-free test files (no torch in the arm venv); the torch tests among them are deselected.
-TESTS=(tests/test_decode.py tests/test_spec.py tests/test_detectors.py tests/test_blazeface.py tests/test_data.py tests/test_docs.py tests/test_imports.py)
+TESTS=(tests/test_decode.py tests/test_spec.py tests/test_detectors.py tests/test_blazeface.py tests/test_golden.py tests/test_data.py tests/test_docs.py tests/test_imports.py)
 DESELECT=(tests/test_data.py::test_dataset_on_real_faces tests/test_data.py::test_teacher_crop_is_the_same_crop_at_the_teacher_size)
 TIMINGS=()
 

@@ -268,6 +268,8 @@ class Landmarker:
             self._worker = None
         with self._lock:
             self._closed = True
+            if self.backend is not None:
+                self.backend.close()
             self.backend = None
             self._detector = None
             self._tracks = []
@@ -355,14 +357,16 @@ class Landmarker:
             argmax cells and NRM spread.
 
         Raises:
-            InputError: crops of the wrong shape; the Landmarker is closed.
+            InputError: crops of the wrong shape; the Landmarker is closed (also by another thread's ``close()``
+                while this call waits for the model: calls hold the Landmarker's lock, ``close()`` takes it too).
         """
-        self._check_open()
         s = self.spec.input_size
         if not isinstance(crops, np.ndarray) or crops.ndim != 4 or crops.shape[1:] != (s, s, 3):
             raise InputError(f"crops must be a numpy array of shape (B, {s}, {s}, 3), got {getattr(crops, 'shape', type(crops))}")
-        t0 = time.perf_counter()
-        heads = self.backend.run(crops)
+        with self._lock:  # re-entrant: detect() and the video modes already hold it
+            self._check_open()
+            t0 = time.perf_counter()
+            heads = self.backend.run(crops)
         t1 = time.perf_counter()
         out = decode_heads(heads, self.tables, use_nrm=self.options.use_nrm, with_spread=with_spread)
         if timing is not None:

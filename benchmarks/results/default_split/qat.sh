@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Session 10, after runs/s10/split.sh's base run (its bash was stopped; the run goes on): the no-flip polish, rule 1
-# (runs/s10/RULE.txt), the three QAT arms on the chosen float, and the probe.
+# (rules1-3-declared.txt), the three QAT arms on the chosen float, and the probe.
 set -euo pipefail
-cd /work/snap10b && . .venv/bin/activate
-D=../shared/data/300w/train; R=/work/main/runs/s10; S="--val-fraction 0.1 --seed 0 --threads 2 --no-progress"
-P="--data $D --val-fraction 0.1 --seed 0 --five-point /work/main/runs/val665_5pt.txt"
+cd "$(dirname "$0")/../../.." && . .venv/bin/activate
+D=../shared/data/300w/train; R=runs/s10; S="--val-fraction 0.1 --seed 0 --threads 2 --no-progress"
+P="--data $D --val-fraction 0.1 --seed 0 --five-point runs/val665_5pt.txt"
 while pgrep -f "out $R/base " >/dev/null; do sleep 20; done
 test -f $R/base/final.safetensors
 [ -f $R/nf/final.safetensors ] || python -m pipnet_edge.train --data $D --init $R/base/final.safetensors --epochs 10 --lr 1e-5 --lr-steps \
@@ -18,7 +18,7 @@ ok = n["val_nme_bias"] < b["val_nme_bias"] and n["five_point_nme_bias"] <= 1.02 
 print("nf" if ok else "base")
 PY
 )
-echo "rule 1 -> $F" | tee $R/rule1.txt
+echo "rule 1 -> $F" | tee $R/rule1-applied.txt
 qat() { o=$R/qat-$F-$1; shift; [ -f $o/qat.safetensors ] || python -m pipnet_edge.train --data $D --init $R/$F/final.safetensors --qat \
     --epochs 3 --lr 1e-5 --lr-steps --val-every 3 --out $o $S "$@"; }
 qat lr0.5 --lowres-prob 0.5

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Session 11: rule 4 arms (runs/s10/RULE4.txt), probe, rule, full-data run of the winner, its val665 figure.
+# Session 11: rule 4 arms (rule4-declared.txt), probe, rule, full-data run of the winner, its val665 figure.
 set -euo pipefail
-cd /work/snap10b && . .venv/bin/activate
-D=../shared/data/300w/train; R=/work/main/runs/s10; S="--val-fraction 0.1 --seed 0 --threads 2 --no-progress"
-P="--data $D --val-fraction 0.1 --seed 0 --five-point /work/main/runs/val665_5pt.txt"
+cd "$(dirname "$0")/../../.." && . .venv/bin/activate
+D=../shared/data/300w/train; R=runs/s10; S="--val-fraction 0.1 --seed 0 --threads 2 --no-progress"
+P="--data $D --val-fraction 0.1 --seed 0 --five-point runs/val665_5pt.txt"
 F=$R/nf/final.safetensors
 qat() { o=$R/r4-$1; shift; [ -f $o/qat.safetensors ] || python -m pipnet_edge.train --data $D --init $F --qat \
     --lr-steps --val-every 3 --out $o $S "$@"; }
@@ -21,15 +21,15 @@ ok = [c for c in cands if rows[c]["five_point_nme_bias"] <= 5.260]
 print(min(ok, key=lambda c: rows[c]["val_nme_bias"]))
 PY
 )
-echo "rule 4 -> $W" | tee $R/rule4.txt
+echo "rule 4 -> $W" | tee $R/rule4-applied.txt
 case $W in
   r4-A) X="--lr 1e-6 --lowres-prob 0.5";;
-  r4-B) X="--lr 1e-5 --lowres-prob 0 --teacher /work/main/runs/s9/default-nf/final.safetensors";;
-  r4-C) X="--lr 1e-6 --lowres-prob 0 --teacher /work/main/runs/s9/default-nf/final.safetensors";;
+  r4-B) X="--lr 1e-5 --lowres-prob 0 --teacher runs/s9/default-nf/final.safetensors";;
+  r4-C) X="--lr 1e-6 --lowres-prob 0 --teacher runs/s9/default-nf/final.safetensors";;
   *) touch $R/r4.done; exit 0;;
 esac
 O=$R/full-$W
-[ -f $O/qat.safetensors ] || python -m pipnet_edge.train --data $D --init /work/main/runs/s9/default-nf/final.safetensors --qat \
+[ -f $O/qat.safetensors ] || python -m pipnet_edge.train --data $D --init runs/s9/default-nf/final.safetensors --qat \
     --epochs 3 --lr-steps --threads 2 --seed 0 --no-progress --out $O $X
-python -m pipnet_edge.evaluate --model $O/qat.safetensors --five-point /work/main/runs/val665_5pt.txt --five-point-all 2>&1 | tr '\r' '\n' | grep "5-point NME" | tee $R/full-val665.txt
+python -m pipnet_edge.evaluate --model $O/qat.safetensors --five-point runs/val665_5pt.txt --five-point-all 2>&1 | tr '\r' '\n' | grep "5-point NME" | tee $R/full-val665.txt
 touch $R/r4.done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 set -euo pipefail
-cd /work/main && . .venv/bin/activate
+cd "$(dirname "$0")/../../.." && . .venv/bin/activate
 D=../shared/data/300w
 python -m pipnet_edge.export --target all --weights runs/s9/default-nf/final.safetensors --qat-weights runs/s9/default-nf-qat/qat.safetensors \
     --name pipnet_mbv2_300w68 --out exports --data $D/test --data-limit 0 --json exports/export.json 2>&1 | grep -v "it/s\]" | tail -12

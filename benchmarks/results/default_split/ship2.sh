@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # After runs/s10/qat2.sh: rule 4's full-data check, then (iff it passes) export, bundle and the 300W test / held-out figures.
 set -euo pipefail
-cd /work/main && . .venv/bin/activate
+cd "$(dirname "$0")/../../.." && . .venv/bin/activate
 R=runs/s10; D=../shared/data/300w
 while [ ! -f $R/r4.done ]; do sleep 20; done
 Q=$R/full-r4-C/qat.safetensors

@@ -2,8 +2,8 @@
 # Session 10: a split-trained default-architecture model (201 of the 2,012 training faces held out, --val-fraction 0.1
 # --seed 0) to choose the default model's last steps on: no-flip polish or not, QAT with or without low-res augmentation.
 set -euo pipefail
-cd /work/snap10 && . .venv/bin/activate
-D=../shared/data/300w/train; R=/work/main/runs/s10; S="--val-fraction 0.1 --seed 0 --threads 2 --no-progress"
+cd "$(dirname "$0")/../../.." && . .venv/bin/activate
+D=../shared/data/300w/train; R=runs/s10; S="--val-fraction 0.1 --seed 0 --threads 2 --no-progress"
 # base: step 1 of the default recipe (plain float, flips on) on the split
 [ -f $R/base/final.safetensors ] || python -m pipnet_edge.train --data $D --pretrained ../shared/pretrained/mobilenet_v2-b0353104.pth \
     --out $R/base --epochs 34 --lr-steps 26 31 --bf16 --val-every 34 $S
@@ -20,5 +20,5 @@ for init in base nf; do
 done
 touch $R/qat.done
 python benchmarks/point_bias_probe.py $R/base/final.safetensors $R/nf/final.safetensors $R/qat-*/qat.safetensors \
-    --data $D --val-fraction 0.1 --seed 0 --five-point /work/main/runs/val665_5pt.txt --json $R/probe.json
+    --data $D --val-fraction 0.1 --seed 0 --five-point runs/val665_5pt.txt --json $R/probe.json
 touch $R/all.done

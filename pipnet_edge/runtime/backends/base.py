@@ -41,6 +41,23 @@ class Backend(ABC):
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Head outputs by name (``score``, ``offset_x`` ...), NHWC float32."""
 
+    def close(self) -> None:
+        """Release the runtime's model (interpreter, session, compiled model). Idempotent; ``run`` afterwards raises
+        :class:`~pipnet_edge.errors.InputError`. Backends keep their runtime objects in :attr:`_RUNTIME_ATTRS`."""
+        for attr in self._RUNTIME_ATTRS:
+            if hasattr(self, attr):
+                setattr(self, attr, None)
+        self.closed = True
+
+    def _check_open(self) -> None:
+        if self.closed:
+            from ...errors import InputError
+
+            raise InputError(f"the {self.name} backend of {self.path.name} is closed")
+
+    _RUNTIME_ATTRS: tuple[str, ...] = ()
+    closed: bool = False
+
     @staticmethod
     def _check_outputs(outputs: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
         missing = [n for n in HEAD_NAMES if n not in outputs]

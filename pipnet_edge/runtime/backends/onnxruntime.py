@@ -23,6 +23,7 @@ __all__ = ["OnnxRuntimeBackend"]
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
+    _RUNTIME_ATTRS = ('session',)
 
     def __init__(self, path, info, num_threads=None, providers=None, content=None, optimize: bool = True, **options) -> None:
         super().__init__(path, info, num_threads)
@@ -60,6 +61,7 @@ class OnnxRuntimeBackend(Backend):
             raise ModelLoadError(f"{path}: QNN needs a static batch of 1, but input {INPUT_NAME!r} has shape {image.shape}")
 
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        self._check_open()
         x = images.astype(np.uint8 if self.input_type == "tensor(uint8)" else np.float32, copy=False)
         batches = [x[i : i + 1] for i in range(len(x))] if self.one_at_a_time and len(x) != 1 else [x]
         try:

@@ -22,6 +22,7 @@ __all__ = ["OpenCVBackend"]
 
 class OpenCVBackend(Backend):
     name = "opencv"
+    _RUNTIME_ATTRS = ('net',)
 
     def __init__(self, path, info, num_threads=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)
@@ -40,6 +41,7 @@ class OpenCVBackend(Backend):
             raise ModelLoadError(f"OpenCV's DNN read no network from {path}")
 
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        self._check_open()
         import cv2
 
         threads = cv2.getNumThreads()

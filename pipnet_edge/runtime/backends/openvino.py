@@ -19,6 +19,7 @@ __all__ = ["OpenVINOBackend"]
 
 class OpenVINOBackend(Backend):
     name = "openvino"
+    _RUNTIME_ATTRS = ('request', 'compiled')
 
     def __init__(self, path, info, num_threads=None, device=None, precision_hint=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)
@@ -55,6 +56,7 @@ class OpenVINOBackend(Backend):
         self.outputs = {n: self.compiled.output(n) for n in HEAD_NAMES}
 
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        self._check_open()
         x = np.ascontiguousarray(images.astype(np.float32, copy=False))
         try:
             res = self.request.infer({INPUT_NAME: x})

@@ -46,6 +46,7 @@ def import_interpreter():
 
 class TFLiteBackend(Backend):
     name = "tflite"
+    _RUNTIME_ATTRS = ('runner', 'interpreter')
 
     def __init__(self, path, info, num_threads=None, delegate=None, delegate_options=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)
@@ -99,6 +100,7 @@ class TFLiteBackend(Backend):
         return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        self._check_open()
         dtype = np.dtype(self.input["dtype"])
         if dtype.kind in "iu":
             qp = self._qparams(self.input)
