@@ -30,9 +30,8 @@ CACHE=${PIPNET_EDGE_CACHE:-/var/cache/pipnet-edge}
 QEMU_CPU=${PIPNET_EDGE_QEMU_CPU:-cortex-a72}
 SHARED=${PIPNET_EDGE_SHARED:-$REPO/../shared}
 PY=${PYTHON:-$REPO/.venv/bin/python}
-# Torch-free test files (no torch in the arm venv); the torch tests among them are deselected.
-TESTS=(tests/test_decode.py tests/test_spec.py tests/test_detectors.py tests/test_blazeface.py tests/test_golden.py tests/test_data.py tests/test_docs.py tests/test_imports.py)
-DESELECT=(tests/test_data.py::test_dataset_on_real_faces tests/test_data.py::test_teacher_crop_is_the_same_crop_at_the_teacher_size)
+# The torch-free tests: the modules marked pytest.mark.torch_free (no torch in the arm venv; tests/conftest.py
+# collects only those there, and their few torch tests skip themselves).
 TIMINGS=()
 
 log() { echo "==> $*"; }
@@ -298,13 +297,12 @@ arm_job() {
 
 # The tests and the runtime runs on aarch64, in two parallel lanes (each emulated process uses one core).
 run_arm() {
-    local deselect=() tflite_args onnx_args t job rc secs lane_a
-    for t in "${DESELECT[@]}"; do deselect+=(--deselect "$t"); done
+    local tflite_args onnx_args job rc secs lane_a
     mapfile -t tflite_args < <(model_args /models tflite-int8 tflite-int8-lite)
     mapfile -t onnx_args < <(model_args /models onnx onnx-int8)
     log "on aarch64 ($QEMU_CPU), two lanes in parallel: [torch-free tests, then tflite-int8 default + lite] [onnx + onnx-int8, then the face detectors]"
     {
-        arm_job tests python -m pytest -q -p no:cacheprovider "${TESTS[@]/#//src/}" "${deselect[@]}"
+        arm_job tests python -m pytest -q -p no:cacheprovider -m torch_free /src/tests
         arm_job tflite python /src/scripts/aarch64_compare.py run "${tflite_args[@]}" --out /out/arm-tflite.npz
     } &
     lane_a=$!

@@ -14,6 +14,23 @@ DATA_300W = SHARED / "data" / "300w"
 IMAGENET_MBV2 = SHARED / "pretrained" / "mobilenet_v2-b0353104.pth"
 
 
+def _has_torch() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+HAVE_TORCH = _has_torch()
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Without torch (a device's install, the aarch64 stage), collect only the modules marked ``torch_free``
+    (``pytestmark = pytest.mark.torch_free``): the others import torch, or the toolchains that need it."""
+    if HAVE_TORCH or collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    return "pytest.mark.torch_free" not in collection_path.read_text()
+
+
 def require(path: Path, what: str) -> Path:
     if not path.exists():
         pytest.skip(f"{what} not found at {path} (set PIPNET_EDGE_SHARED to the shared folder to run this test)")

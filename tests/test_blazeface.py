@@ -25,6 +25,8 @@ from pipnet_edge.runtime.detectors.blazeface import (
 )
 from pipnet_edge.spec import CropRule
 
+pytestmark = pytest.mark.torch_free  # runs without torch: the aarch64 stage selects it (-m torch_free)
+
 
 def _has_interpreter() -> bool:
     from pipnet_edge.runtime.backends.tflite import import_interpreter

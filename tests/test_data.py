@@ -11,6 +11,8 @@ from pipnet_edge.data.annotations import load_300w_folder, load_pipnet_list, loa
 from pipnet_edge.errors import DataError, InputError
 from pipnet_edge.runtime import geometry
 
+pytestmark = pytest.mark.torch_free  # runs without torch: the aarch64 stage selects it (-m torch_free)
+
 
 def test_pts_are_one_based_on_disk(tmp_path):
     p = tmp_path / "a.pts"
@@ -84,6 +86,7 @@ def test_warp_samples_the_pixel_the_geometry_says():
 
 
 def test_dataset_on_real_faces(train_dir):
+    pytest.importorskip("torch")
     from pipnet_edge.data.augment import AugmentConfig
     from pipnet_edge.data.dataset import FaceDataset
     from pipnet_edge.meanface import compute_mean_face
@@ -110,6 +113,7 @@ def test_dataset_on_real_faces(train_dir):
 
 def test_teacher_crop_is_the_same_crop_at_the_teacher_size(synthetic_faces):
     """Distillation: the teacher's crop shows the same face region (same augmentation draws) at its size."""
+    pytest.importorskip("torch")
     import cv2
 
     from pipnet_edge.data.annotations import load_300w_folder

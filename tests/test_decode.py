@@ -13,6 +13,8 @@ from pipnet_edge.data.targets import encode, to_dense
 from pipnet_edge.runtime.artifact import HEAD_NAMES
 from pipnet_edge.runtime.decode import DecodeTables, decode, decode_heads
 
+pytestmark = pytest.mark.torch_free  # runs without torch: the aarch64 stage selects it (-m torch_free)
+
 
 def channels_last(*nchw: np.ndarray) -> dict[str, np.ndarray]:
     """NCHW head arrays (as the reference loop reads them) -> the channels-last dict artifacts return."""

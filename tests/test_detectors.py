@@ -24,6 +24,8 @@ from pipnet_edge.spec import CropRule
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.torch_free  # runs without torch: the aarch64 stage selects it (-m torch_free)
+
 
 def _astronaut():
     import cv2

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pipnet_edge.converters.targets import targets_markdown
+
+pytestmark = pytest.mark.torch_free  # runs without torch: the aarch64 stage selects it (-m torch_free)
 
 ROOT = Path(__file__).resolve().parents[1]
 

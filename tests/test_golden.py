@@ -32,7 +32,7 @@ TOLERANCE_PX = 0.25
 PHOTOS = ("astronaut.png", "grace_hopper.jpg")
 MODELS = ("default", "lite")
 
-pytestmark = pytest.mark.skipif(not (ASSETS_DIR / BUNDLED_MODELS["default"]).exists(), reason="no bundled model here")
+pytestmark = [pytest.mark.torch_free, pytest.mark.skipif(not (ASSETS_DIR / BUNDLED_MODELS["default"]).exists(), reason="no bundled model here")]
 
 
 def _has_tflite() -> bool:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.torch_free  # runs without torch: the aarch64 stage selects it (-m torch_free)
+
 ROOT = Path(__file__).resolve().parents[1]
 # "/work/", "/home/", "/Users/", "/root/" at the start of a path (not inside a URL or a relative path), or "C:\Users\"
 MACHINE_PATH = re.compile(r"(?<![\w.~:/-])/(?:" + "|".join(("work", "home", "Users", "root")) + r")/|[A-Za-z]:\\Users\\")

@@ -10,6 +10,8 @@ import pytest
 from pipnet_edge import BUILTIN_SCHEMES, CropRule, ModelSpec, SpecError, custom_scheme, get_scheme
 from pipnet_edge.meanface import compute_mean_face, nearest_neighbors, reverse_index
 
+pytestmark = pytest.mark.torch_free  # runs without torch: the aarch64 stage selects it (-m torch_free)
+
 
 def _spec(scheme="300w-68", num_nb=10, seed=0) -> ModelSpec:
     n = get_scheme(scheme).num_points
