@@ -6,13 +6,15 @@
 
 from .decode import DecodeTables, Decoded, decode, decode_heads
 from .drawing import draw_landmarks
-from .landmarker import Landmarker, LandmarkerOptions
+from .landmarker import Landmarker
+from .options import LandmarkerOptions, RunningMode
 from .artifact import ArtifactInfo, read_artifact_info
 from .results import FaceLandmarks, LandmarkerResult
 
 __all__ = [
     "Landmarker",
     "LandmarkerOptions",
+    "RunningMode",
     "LandmarkerResult",
     "FaceLandmarks",
     "draw_landmarks",

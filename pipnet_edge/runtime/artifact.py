@@ -39,6 +39,7 @@ __all__ = [
     "INPUT_NAME", "HEAD_NAMES", "METADATA_KEY", "ArtifactFormat", "FORMATS", "ARTIFACT_SUFFIXES", "format_of",
     "artifact_files", "artifact_size", "ArtifactInfo", "encode_metadata", "decode_metadata", "read_artifact_info",
     "ModelBytes", "ModelContent", "is_model_content", "as_model_content", "format_of_content", "content_label",
+    "resolve_runtime_model",
 ]
 
 INPUT_NAME = "image"
@@ -436,3 +437,33 @@ def read_artifact_info(model: str | Path | ModelBytes | tuple[ModelBytes, ModelB
             "so the runtime knows its landmarks, input size and neighbour tables"
         )
     return decode_metadata(text, what)
+
+
+def resolve_runtime_model(model) -> Path | ModelContent:
+    """What the runtime opens for a ``model`` option: a bundled model's file (``None``: the default), a path that
+    exists, or in-memory content (a file's ``bytes``, or OpenVINO's ``(xml, bin)``).
+
+    Raises:
+        InputError: a ``model`` of the wrong type.
+        ModelLoadError: a file that does not exist, or a bundled name of torch weights (``"default-float"``, ...).
+    """
+    import os
+
+    from ..assets import BUNDLED_MODELS, bundled_model_path
+    from ..errors import InputError
+
+    if is_model_content(model) or isinstance(model, tuple):
+        return as_model_content(model)
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        raise InputError(f"model must be a path, a bundled model name, the model's bytes or None; got {type(model).__name__}")
+    if model is None:
+        return bundled_model_path("default")
+    if isinstance(model, str) and model in BUNDLED_MODELS:
+        if model.endswith(("-float", "-qat")):
+            runtime_name = model.rsplit("-", 1)[0]
+            raise ModelLoadError(f"bundled {model!r} holds torch weights for export; the runtime loads {runtime_name!r}")
+        return bundled_model_path(model)
+    path = Path(model)
+    if not path.exists():
+        raise ModelLoadError(f"model file {path} does not exist (bundled models: {', '.join(BUNDLED_MODELS)})")
+    return path

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..spec import CropRule
 from . import geometry
 
-__all__ = ["as_image", "check_boxes", "crop_faces", "crop_regions", "box_regions", "roll_angles"]
+__all__ = ["as_image", "check_boxes", "crop_faces", "crop_regions", "box_regions", "roll_angles", "points_region"]
 
 
 def as_image(image, color_order: str = "RGB") -> np.ndarray:
@@ -115,3 +115,24 @@ def crop_regions(image_rgb: np.ndarray, regions: np.ndarray, input_size: int,
 def crop_faces(image_rgb: np.ndarray, boxes: np.ndarray, rule: CropRule, input_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Warp each box to the input square: ``(K, S, S, 3)`` uint8 crops and ``(K, 2, 3)`` matrices."""
     return crop_regions(image_rgb, box_regions(boxes, rule), input_size)
+
+
+def points_region(pts: np.ndarray, spec, align: bool = True) -> np.ndarray:
+    """The crop region ``[cx, cy, side, roll]`` of a face whose landmarks ``pts`` are known (a track's last frame, or a
+    first pass): their box under the model's own (300W) crop rule ``spec.crop``, measured and cut in the face's upright
+    frame when ``align`` and the scheme's normalising eye points say it is rolled."""
+    scheme = spec.scheme
+    roll = 0.0
+    if align and scheme.norm == "points" and scheme.norm_indices is not None:
+        a, b = scheme.norm_indices
+        roll = float(roll_angles(pts[a][None], pts[b][None])[0])
+    if roll == 0.0:
+        return box_regions(geometry.box_from_points(pts)[None], spec.crop)[0]
+    centre = pts.mean(0)
+    r = np.radians(roll)
+    rot = np.array([[np.cos(r), -np.sin(r)], [np.sin(r), np.cos(r)]])  # screen -> upright face frame
+    box = geometry.box_from_points((pts - centre) @ rot.T)
+    region = box_regions(box[None], spec.crop)[0]  # in the upright frame
+    region[:2] = centre + rot.T @ region[:2]  # back to screen coordinates
+    region[3] = roll
+    return region
