@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-from pipnet_edge.assets import ASSETS_DIR, BUNDLED
+from pipnet_edge.assets import ASSETS_DIR, BUNDLED, write_manifest
 from pipnet_edge.models.checkpoint import load_model, save_model
 from pipnet_edge.quantization import QATModel
 
@@ -35,6 +35,7 @@ def main() -> int:
     save_model(model, ASSETS_DIR / files[f"{args.model}-float"], dtype=torch.float16)
     QATModel.load(args.qat).save(ASSETS_DIR / files[f"{args.model}-qat"])
     shutil.copyfile(args.tflite_int8, ASSETS_DIR / files[args.model])
+    write_manifest()  # the SHA-256 of every bundled file, checked when a file is first opened
     for name in files.values():
         print(f"{name}: {(ASSETS_DIR / name).stat().st_size / 1e6:.2f} MB")
     return 0

@@ -630,6 +630,10 @@ def main(argv: list[str] | None = None) -> int:
     check_float(src, equalized, inputs, "equalized float model", 1e-3)  # float rounding
     out.write_bytes(quantize(equalized, inputs))
     print(f"wrote {out} ({out.stat().st_size / 1024:.1f} KiB)")
+    from pipnet_edge.assets import ASSETS_DIR, write_manifest
+
+    if out.resolve().is_relative_to(ASSETS_DIR):
+        write_manifest()  # the bundled file changed: its SHA-256 in pipnet_edge/assets/SHA256SUMS
     check_integer(out)
     compare(photos, out)
     if args.threshold_canvases:

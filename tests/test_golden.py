@@ -146,3 +146,24 @@ def test_backend_close_releases_and_refuses():
     with pytest.raises(InputError, match="closed"):
         backend.run(np.zeros((1, lm.spec.input_size, lm.spec.input_size, 3), np.uint8))
     backend.close()  # idempotent
+
+
+def test_every_bundled_model_file_is_in_the_manifest_and_verified(tmp_path):
+    """``SHA256SUMS`` lists every model file of the package; a corrupted copy of one is refused, not run."""
+    from pipnet_edge.assets import ASSETS_DIR, MODEL_SUFFIXES, _manifest, verify_asset
+    from pipnet_edge.errors import ModelLoadError
+
+    files = sorted(p.relative_to(ASSETS_DIR).as_posix() for p in ASSETS_DIR.rglob("*") if p.suffix in MODEL_SUFFIXES)
+    assert sorted(_manifest()) == files, "run pipnet_edge.assets.write_manifest() after replacing a bundled file"
+    for name in files:
+        verify_asset(ASSETS_DIR / name)
+    name = "pipnet_lite_300w68_int8.tflite"
+    data = bytearray((ASSETS_DIR / name).read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit
+    bad = tmp_path / name
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="corrupted"):
+        verify_asset(bad, name)
+    bad.write_bytes(bytes(data[: len(data) // 2]))  # truncated
+    with pytest.raises(ModelLoadError, match="corrupted"):
+        verify_asset(bad, name)

@@ -128,9 +128,10 @@ BLAZEFACE_VARIANTS: dict[str, BlazeFaceVariant] = {
 
 def blazeface_model_path(variant: str = "short") -> Path:
     """The bundled ``.tflite`` of a variant (``"short"``, ``"full"`` or ``"short-int8"``)."""
-    from ...assets import ASSETS_DIR
+    from ...assets import ASSETS_DIR, verify_asset
 
-    return ASSETS_DIR / "detectors" / "blazeface" / _variant(variant).file
+    path = ASSETS_DIR / "detectors" / "blazeface" / _variant(variant).file
+    return verify_asset(path) if path.is_file() else path
 
 
 def _variant(name: str) -> BlazeFaceVariant:

@@ -54,9 +54,10 @@ YUNET_MIN_CONFIDENCE = 0.5
 
 
 def yunet_model_path() -> Path:
-    from ...assets import ASSETS_DIR
+    from ...assets import ASSETS_DIR, verify_asset
 
-    return ASSETS_DIR / "detectors" / "yunet" / "face_detection_yunet_2023mar.onnx"
+    path = ASSETS_DIR / "detectors" / "yunet" / "face_detection_yunet_2023mar.onnx"
+    return verify_asset(path) if path.is_file() else path
 
 
 @dataclass
