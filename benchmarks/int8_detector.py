@@ -1,7 +1,6 @@
 """The full-integer INT8 BlazeFace short range against the float one it was made from, in one run.
 
     python benchmarks/int8_detector.py --out benchmarks/results/int8_detector.json
-    python benchmarks/int8_detector.py --vela-json /tmp/vela/vela.json     # Vela figures from the quantizer's venv
 
 Detectors, ``num_threads=1``, weighted NMS at IoU 0.3:
 
@@ -24,9 +23,8 @@ Measured (test photos are only measured here, never used to make or tune the INT
   the two detectors taking turns photo by photo; ``pipnet_edge.evaluation.timing.time_calls`` (``--repeat`` timed
   calls per photo after one warm-up, the per-photo median kept), median and p90 over the photos.
 * model facts: float32 tensors, input/output types, op counts.
-* Arm Vela (Ethos-U55-128 / U65-256 / U85-256), when ``vela`` runs here (``ethos-u-vela`` importable, or
-  ``--vela-bin``), else from ``--vela-json`` (what ``scripts/quantize_blazeface.py --vela DIR`` wrote in the
-  quantizer's venv), else kept from the previous results file.
+* Arm Vela's report for every Ethos-U configuration (``pipnet_edge.converters.vela.compile_vela``, as the export
+  targets), when ``ethos-u-vela`` is installed (``pip install 'pipnet-edge[ethos-u]'``).
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import sys
 import tempfile
 import time
@@ -91,28 +88,19 @@ def model_facts(path: Path) -> dict:
     }
 
 
-def vela_figures(args, previous: dict) -> dict | None:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from quantize_blazeface import run_vela
+def vela_figures() -> dict | None:
+    """Vela's report for the INT8 file on every Ethos-U configuration (``pipnet_edge.converters.vela``), or ``None``
+    when Vela is not installed (``pip install 'pipnet-edge[ethos-u]'``)."""
+    import importlib.util
 
-    vela = args.vela_bin
-    if vela is None:
-        try:
-            import ethosu.vela  # noqa: F401
+    if importlib.util.find_spec("ethosu") is None:
+        return None
+    from pipnet_edge.converters.vela import ETHOS_U_CONFIGS, compile_vela, vela_version
 
-            vela = shutil.which("vela")
-        except ImportError:
-            vela = None
-    if vela:
-        with tempfile.TemporaryDirectory() as d:
-            got = run_vela(blazeface_model_path("short-int8"), Path(d), vela)
-        return {**got, "source": "run by this benchmark"}
-    if args.vela_json:
-        got = json.loads(Path(args.vela_json).read_text())
-        return {**got, "source": f"scripts/quantize_blazeface.py --vela in the quantizer's venv ({args.vela_json})"}
-    if previous.get("vela"):
-        return {**previous["vela"], "source": previous["vela"].get("source", "") + " (kept from the previous run)"}
-    return None
+    model = blazeface_model_path("short-int8")
+    with tempfile.TemporaryDirectory() as d:
+        reports = {name: compile_vela(model, Path(d) / f"{name}.tflite", cfg) for name, cfg in ETHOS_U_CONFIGS.items()}
+    return {"vela_version": vela_version(), "targets": reports}
 
 
 def main(argv=None) -> int:
@@ -121,13 +109,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(HERE / "results" / "int8_detector.json"))
     p.add_argument("--repeat", type=int, default=5, help="timed calls per photo (median kept)")
     p.add_argument("--limit", type=int, default=0, help="only the first N test_full photos (a quick look)")
-    p.add_argument("--vela-bin", default=None, help="a vela executable to run (e.g. /tmp/venv-npu/bin/vela)")
-    p.add_argument("--vela-json", default=None, help="vela.json written by scripts/quantize_blazeface.py --vela DIR")
     args = p.parse_args(argv)
     import cv2
 
     out_path = Path(args.out)
-    previous = json.loads(out_path.read_text()) if out_path.is_file() else {}
     dets = {k: BlazeFaceDetector(v, min_confidence=t, num_threads=1) for k, (v, t) in DETECTORS.items()}
     keys = list(dets)
     # the whole photo pipeline: the bundled lite model behind each detector (INT8 detector + INT8 lite: all integer)
@@ -230,7 +215,7 @@ def main(argv=None) -> int:
         "models": {k: model_facts(blazeface_model_path(v)) for k, (v, _) in DETECTORS.items() if k in ("float", "int8")},
         "test_full": test_full,
         "group": group,
-        "vela": vela_figures(args, previous),
+        "vela": vela_figures(),
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=1) + "\n")

@@ -71,8 +71,8 @@ Steps:
    at 0.50, 9 lost / 7 gained; 0.44-0.45: 2 lost; 0.42-0.43: 1 lost; 0.40-0.41: none lost, 34 / 33 gained; false
    detections 0 for both models from 0.40 up (INT8 1-2 below 0.40).
 
-7. ``--vela DIR``: Arm Vela (``ethos-u-vela``) for Ethos-U55-128, U65-256 and U85-256; prints the CPU operator
-   count and the summary CSV figures, and writes them to ``DIR/vela.json``.
+7. ``--vela DIR``: Arm Vela (``ethos-u-vela``) for every Ethos-U configuration of the export targets, through the
+   project's ``pipnet_edge.converters.vela.compile_vela``; prints each report and writes them to ``DIR/vela.json``.
 
 The file is reproducible: the same inputs and tool versions give the same bytes.
 """
@@ -82,7 +82,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -124,11 +123,6 @@ HEAD_CONVS = {"classificators_0": "classificator_8", "classificators_1": "classi
               "regressors_0": "regressor_8", "regressors_1": "regressor_16"}
 OUTPUT_NAMES = {("classificators", 0): "classificators_0", ("classificators", 1): "classificators_1",
                 ("regressors", 0): "regressors_0", ("regressors", 1): "regressors_1"}
-VELA_TARGETS = {
-    "ethos-u55-128": ("Ethos_U55_High_End_Embedded", "Shared_Sram"),
-    "ethos-u65-256": ("Ethos_U65_High_End", "Dedicated_Sram"),
-    "ethos-u85-256": ("Ethos_U85_SYS_DRAM_Mid", "Dedicated_Sram"),
-}
 
 
 def _quantizer_module():
@@ -564,39 +558,16 @@ def threshold_table(int8_path: Path, train: Path, canvases: int, cache_dir: Path
 
 
 # ------------------------------------------------------------------------------------------ 7. Vela
-def run_vela(model: Path, out_dir: Path, vela: str = "vela") -> dict:
-    import csv
+def run_vela(model: Path, out_dir: Path) -> dict:
+    """The INT8 file compiled by the project's Vela converter (:func:`pipnet_edge.converters.vela.compile_vela`) for
+    every Ethos-U configuration of the export targets; the reports in ``out_dir/vela.json``."""
+    from pipnet_edge.converters.vela import ETHOS_U_CONFIGS, compile_vela, vela_version
 
-    results = {}
-    for accel, (system, memory) in VELA_TARGETS.items():
-        d = out_dir / accel
-        cmd = [vela, str(model), "--accelerator-config", accel, "--config", "Arm/vela.ini", "--system-config", system,
-               "--memory-mode", memory, "--show-cpu-operations", "--output-dir", str(d)]
-        p = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        cpu = [line.strip() for line in p.stdout.splitlines() if line.strip().startswith("CPU operators =")]
-        npu = [line.strip() for line in p.stdout.splitlines() if line.strip().startswith("NPU operators =")]
-        row = {}
-        if p.returncode == 0:
-            with open(next(d.glob("*_summary_*.csv")), newline="") as f:
-                row = next(csv.DictReader(f))
-        results[accel] = {
-            "command": " ".join(["vela", model.name] + cmd[2:-1] + [f"OUT/{accel}"]),
-            "returncode": p.returncode,
-            "cpu_operators": cpu[0] if cpu else None,
-            "npu_operators": npu[0] if npu else None,
-            "inference_time_ms": round(float(row["inference_time"]) * 1e3, 4) if row else None,
-            "sram_memory_used_kib": float(row["sram_memory_used"]) if row else None,
-            "off_chip_flash_memory_used_kib": float(row["off_chip_flash_memory_used"]) if row else None,
-            "dram_memory_used_kib": float(row["dram_memory_used"]) if row else None,
-            "nn_macs": int(float(row["nn_macs"])) if row else None,
-            "system_config": system,
-            "memory_mode": memory,
-        }
-        if p.returncode:
-            results[accel]["stderr"] = p.stderr[-2000:]
-        print(accel, json.dumps(results[accel]))
-    v = subprocess.run([vela, "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    out = {"vela_version": v, "targets": results}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = {name: compile_vela(model, out_dir / f"{model.stem}_{name}.tflite", cfg) for name, cfg in ETHOS_U_CONFIGS.items()}
+    for name, rep in results.items():
+        print(name, json.dumps(rep))
+    out = {"vela_version": vela_version(), "targets": results}
     (out_dir / "vela.json").write_text(json.dumps(out, indent=1))
     return out
 
@@ -612,7 +583,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threshold-canvases", type=int, default=300,
                    help="training canvases for the INT8 score-threshold table (step 6; 0: skip)")
     p.add_argument("--vela", metavar="DIR", help="also compile with Arm Vela for Ethos-U55/U65/U85 into DIR")
-    p.add_argument("--vela-bin", default=None, help="the vela executable (default: the one beside this Python, else PATH)")
     args = p.parse_args(argv)
 
     from pipnet_edge.runtime.detectors.blazeface import BlazeFaceDetector
@@ -639,8 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threshold_canvases:
         threshold_table(out, Path(args.train), args.threshold_canvases, Path(args.cache_dir))
     if args.vela:
-        beside = Path(sys.executable).parent / "vela"
-        run_vela(out, Path(args.vela), args.vela_bin or (str(beside) if beside.is_file() else "vela"))
+        run_vela(out, Path(args.vela))
     return 0
 
 

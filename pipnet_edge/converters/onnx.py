@@ -69,18 +69,20 @@ def save_onnx(model, path: Path, metadata: str) -> Path:
     return path
 
 
-def set_onnx_metadata(path: Path, metadata: str) -> Path:
-    """Replace the ``pipnet_edge`` metadata of the ``.onnx`` file at ``path``, leaving its other entries, in place."""
+def set_onnx_metadata(model, metadata: str):
+    """Replace the ``pipnet_edge`` metadata entry, leaving the other entries: of an ``onnx.ModelProto`` (in memory,
+    returned) or of the ``.onnx`` file at a path (rewritten, the path returned)."""
     import onnx
 
-    model = onnx.load(str(path))
-    kept = [(p.key, p.value) for p in model.metadata_props if p.key != METADATA_KEY]
-    del model.metadata_props[:]
+    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key != METADATA_KEY]
+    del proto.metadata_props[:]
     for key, value in [(METADATA_KEY, metadata), *kept]:
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(model, str(path), save_as_external_data=False)
-    return path
+        proto.metadata_props.add(key=key, value=value)
+    if proto is model:
+        return proto
+    onnx.save(proto, str(model), save_as_external_data=False)
+    return model
 
 
 def export_onnx_module(module: torch.nn.Module, path: Path, input_size: int, metadata: str, slim: bool = True) -> Path:

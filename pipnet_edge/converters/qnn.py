@@ -100,10 +100,9 @@ def compile_qnn_context(onnx_path: str | Path, out_path: str | Path, soc_model: 
         wanted = metadata if metadata is not None else _source_metadata(onnx, src)
         copied = wanted is not None and props.get(METADATA_KEY) != wanted
         if copied:
-            del model.metadata_props[:]
-            for key, value in (props | {METADATA_KEY: wanted}).items():
-                model.metadata_props.add(key=key, value=value)
-            onnx.save(model, str(tmp))
+            from .onnx import set_onnx_metadata
+
+            onnx.save(set_onnx_metadata(model, wanted), str(tmp))
         os.replace(tmp, out)
     except ModelLoadError as exc:  # onnxruntime-qnn missing or not loadable
         raise ExportError(str(exc)) from None

@@ -93,11 +93,17 @@ def _build_qnn_context(ctx: ExportContext, target: Target, path: Path, io_dtype:
     finally:
         src.unlink(missing_ok=True)
     report = {"compiler": f"onnxruntime-qnn {report.get('onnxruntime_qnn')} (QNN SDK {report.get('qnn_sdk')})", **report}
-    doc = json.loads(metadata)
-    doc["export"]["npu"] = {"vendor": "Qualcomm", "accelerator": f"Hexagon HTP ({report.get('soc') or report['soc_model']})",
-                            "execution_provider": "QNNExecutionProvider", **report}
-    set_onnx_metadata(path, json.dumps(doc, separators=(",", ":")))
+    set_onnx_metadata(path, _with_npu(metadata, {
+        "vendor": "Qualcomm", "accelerator": f"Hexagon HTP ({report.get('soc') or report['soc_model']})",
+        "execution_provider": "QNNExecutionProvider", **report}))
     return path, {"compiler_report": report}
+
+
+def _with_npu(metadata: str, npu: dict) -> str:
+    """``metadata`` (an artifact's JSON) with ``export["npu"]``: the NPU compiler's report, which the runtime reads."""
+    doc = json.loads(metadata)
+    doc["export"]["npu"] = npu
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def _build_ethos_u(ctx: ExportContext, target: Target, path: Path, io_dtype: str, metadata: str) -> tuple[Path, dict]:
@@ -111,9 +117,7 @@ def _build_ethos_u(ctx: ExportContext, target: Target, path: Path, io_dtype: str
         report = compile_vela(src, path, ETHOS_U_CONFIGS[target.name])
     finally:
         src.unlink(missing_ok=True)
-    doc = json.loads(metadata)
-    doc["export"]["npu"] = {"vendor": "Arm", "delegate": ETHOS_U_DELEGATE, **report}
-    add_metadata(path, METADATA_KEY, json.dumps(doc, separators=(",", ":")).encode())
+    add_metadata(path, METADATA_KEY, _with_npu(metadata, {"vendor": "Arm", "delegate": ETHOS_U_DELEGATE, **report}).encode())
     if report["cpu_operators"]:
         log.warning("%s: Vela left %s operator(s) on the CPU: %s", target.name, report["cpu_operators"],
                     "; ".join(report["cpu_operator_reasons"][:4]))
@@ -295,6 +299,7 @@ class ExportContext:
     _qgraph: object | None = field(default=None, repr=False)
     _onnx: dict = field(default_factory=dict, repr=False)  # int8 (bool) -> onnx.ModelProto without metadata
     _tflite_int8: dict = field(default_factory=dict, repr=False)  # io_dtype -> (full-INT8 .tflite bytes, IntegerCheck)
+    _onnx_check: object | None = field(default=None, repr=False)  # the INT8 QDQ ONNX graph's IntegerCheck
 
     def spec(self, int8: bool):
         src = self.int8_source if int8 else self.float_model
@@ -349,10 +354,11 @@ class ExportContext:
         if fmt == "tflite":
             self.int8_tflite(io_dtype)
             return self._tflite_int8[io_dtype][1]
-        check = check_onnx_qdq(self.onnx_graph(True))
-        if not check.ok:
-            raise _not_full_integer("INT8 QDQ ONNX", check)
-        return check
+        if self._onnx_check is None:
+            self._onnx_check = check_onnx_qdq(self.onnx_graph(True))
+        if not self._onnx_check.ok:
+            raise _not_full_integer("INT8 QDQ ONNX", self._onnx_check)
+        return self._onnx_check
 
     def onnx_graph(self, int8: bool):
         """The float or INT8 QDQ ONNX graph of this run: exported once, saved by every target made from it."""
@@ -423,9 +429,9 @@ def build_target(ctx: ExportContext, name: str, io_dtype: str | None = None) -> 
     t0 = time.time()
     quantization = ctx.qgraph().info if target.int8 else None
     metadata = _metadata(ctx, target, io, {"quantization": quantization} if target.int8 else {})
+    check = _integer_check(ctx, target, io) if target.int8 else None  # before anything is written
     built = target.builder(ctx, target, path, io, metadata)
     path, extra = built if isinstance(built, tuple) else (built, {})
-    check = _integer_check(ctx, target, Path(path), io) if target.int8 else None
     seconds = time.time() - t0
     size = artifact_size(path)
     log.info("%-14s -> %s (%.2f MB, %.1f s)", name, path, size / 1e6, seconds)
@@ -438,15 +444,11 @@ def _not_full_integer(what: str, check) -> ExportError:
                        f"tensor(s)), so an NPU would run part of it on the CPU; nothing written:\n  {shown}")
 
 
-def _integer_check(ctx: ExportContext, target: Target, path: Path, io_dtype: str) -> dict[str, Any]:
-    """The full-integer check of an INT8 artifact; one that fails it is removed and the export refused."""
+def _integer_check(ctx: ExportContext, target: Target, io_dtype: str) -> dict[str, Any]:
+    """The full-integer check the target's INT8 graph passes (the export is refused when it does not)."""
     try:
         check = ctx.integer_check(target.format, io_dtype)
     except ExportError as exc:
-        from ..runtime.artifact import artifact_files
-
-        for f in artifact_files(path):
-            f.unlink(missing_ok=True)
         raise ExportError(f"{target.name}: {exc}") from None
     log.info("%-14s full-integer: %d of %d operators integer%s", target.name, check.integer_operators, check.operators,
              f", {check.edge_operators} at the I/O edge" if check.edge_operators else "")

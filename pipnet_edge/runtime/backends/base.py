@@ -41,12 +41,14 @@ class Backend(ABC):
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Head outputs by name (``score``, ``offset_x`` ...), NHWC float32."""
 
+    _RUNTIME_ATTRS: tuple[str, ...] = ()  # the attributes holding the runtime's objects, dropped by close()
+    closed: bool = False
+
     def close(self) -> None:
         """Release the runtime's model (interpreter, session, compiled model). Idempotent; ``run`` afterwards raises
-        :class:`~pipnet_edge.errors.InputError`. Backends keep their runtime objects in :attr:`_RUNTIME_ATTRS`."""
+        :class:`~pipnet_edge.errors.InputError`."""
         for attr in self._RUNTIME_ATTRS:
-            if hasattr(self, attr):
-                setattr(self, attr, None)
+            setattr(self, attr, None)
         self.closed = True
 
     def _check_open(self) -> None:
@@ -54,9 +56,6 @@ class Backend(ABC):
             from ...errors import InputError
 
             raise InputError(f"the {self.name} backend of {self.path.name} is closed")
-
-    _RUNTIME_ATTRS: tuple[str, ...] = ()
-    closed: bool = False
 
     @staticmethod
     def _check_outputs(outputs: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ __all__ = ["OnnxRuntimeBackend"]
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
-    _RUNTIME_ATTRS = ('session',)
+    _RUNTIME_ATTRS = ("session",)
 
     def __init__(self, path, info, num_threads=None, providers=None, content=None, optimize: bool = True, **options) -> None:
         super().__init__(path, info, num_threads)

@@ -22,7 +22,7 @@ __all__ = ["OpenCVBackend"]
 
 class OpenCVBackend(Backend):
     name = "opencv"
-    _RUNTIME_ATTRS = ('net',)
+    _RUNTIME_ATTRS = ("net",)
 
     def __init__(self, path, info, num_threads=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)

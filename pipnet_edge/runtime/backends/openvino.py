@@ -19,7 +19,7 @@ __all__ = ["OpenVINOBackend"]
 
 class OpenVINOBackend(Backend):
     name = "openvino"
-    _RUNTIME_ATTRS = ('request', 'compiled')
+    _RUNTIME_ATTRS = ("request", "compiled")
 
     def __init__(self, path, info, num_threads=None, device=None, precision_hint=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)

@@ -46,7 +46,7 @@ def import_interpreter():
 
 class TFLiteBackend(Backend):
     name = "tflite"
-    _RUNTIME_ATTRS = ('runner', 'interpreter')
+    _RUNTIME_ATTRS = ("runner", "interpreter")
 
     def __init__(self, path, info, num_threads=None, delegate=None, delegate_options=None, content=None, **options) -> None:
         super().__init__(path, info, num_threads)

@@ -52,6 +52,7 @@ import numpy as np
 
 from ...errors import InputError, ModelLoadError
 from ...spec import CropRule
+from ..backends.base import dequantize
 from ..backends.tflite import import_interpreter
 from .base import Detections, check_detector_options, check_fraction, read_detector_model, weighted_nms
 
@@ -348,9 +349,7 @@ class BlazeFaceDetector:
         parts = []
         for index, scale, zero in readers:
             raw = self._interpreter.get_tensor(index)[0]
-            if scale:
-                raw = (raw.astype(np.float32) - np.float32(zero)) * np.float32(scale)
-            parts.append(raw)
+            parts.append(dequantize(raw, scale, zero) if scale else raw)
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
     def _letterbox(self, image_rgb: np.ndarray, bgr: bool = False) -> tuple[float, float, float]:
