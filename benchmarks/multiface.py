@@ -1,7 +1,7 @@
 """Synthetic multi-face photos for the end-to-end benchmark, made from the 300W ``test_full`` photos.
 
-    python benchmarks/multiface.py --source ../shared/data/300w/test_full          # build both sets (cached)
-    python benchmarks/multiface.py --sets small --force --preview                  # rebuild one, write a preview
+    python -m benchmarks.multiface --source ../shared/data/300w/test_full          # build both sets (cached)
+    python -m benchmarks.multiface --sets small --force --preview                  # rebuild one, write a preview
 
 What it builds (deterministic: the same seed, parameters and source photos give the same pixels):
 
@@ -45,13 +45,14 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks import HERE, SHARED
 
 __all__ = [
     "DEFAULT_CACHE_DIR",
@@ -71,8 +72,7 @@ __all__ = [
 ]
 
 GENERATOR_VERSION = 2  # bump when the pixels would change for the same parameters
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent / ".multiface"
-SHARED = Path(os.environ.get("PIPNET_EDGE_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+DEFAULT_CACHE_DIR = HERE / ".multiface"
 DEFAULT_SOURCE = SHARED / "data" / "300w" / "test_full"
 
 MASK_AXES = (0.70, 0.75)  # ellipse semi-axes / landmark-box (width, height): ~1.4 x 1.5 the box

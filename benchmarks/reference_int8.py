@@ -1,9 +1,9 @@
 """Reference INT8 artifacts: what each runtime's OWN quantizer makes of our float model.
 
-    python benchmarks/reference_int8.py --artifacts exports/ --calib ../shared/data/300w/train --out exports/reference
+    python -m benchmarks.reference_int8 --artifacts exports/ --calib ../shared/data/300w/train --out exports/reference
 
 Our INT8 targets all come from one QAT model (``pipnet_edge.quantization``). To see what that costs
-each runtime, ``benchmark.py --references CALIB`` builds these beside them in the same run:
+each runtime, ``python -m benchmarks artifacts --references CALIB`` builds these beside them in the same run:
 
 * ``*_onnx-int8-ort.onnx``: onnxruntime's ``quantize_static`` on our float ONNX (QDQ, uint8
   activations / int8 per-channel weights, MinMax calibration) — what onnxruntime's docs recommend
@@ -13,7 +13,7 @@ each runtime, ``benchmark.py --references CALIB`` builds these beside them in th
 
 Both are calibrated on the same ``--count`` training faces (``pipnet_edge.calibration``, seeded),
 never on the test set, and carry the float artifact's pipnet-edge metadata (target renamed), so
-the runtime and ``benchmark.py`` treat them like ours.
+the runtime and the artifacts suite treat them like ours.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ writes ships in the package). Tools used for the bundled file (2026-12-06, Pytho
 
 (``litert-quantizer`` is the newer name of ``ai-edge-quantizer``, whose last release is 0.10.0, module
 ``ai_edge_quantizer``; the script imports that module when ``litert_quantizer`` is missing, but only 0.11.0 made the
-bundled file.) The script imports ``pipnet_edge`` and ``benchmarks/multiface.py`` from this checkout (numpy, OpenCV
+bundled file.) The script imports ``pipnet_edge`` and ``benchmarks.multiface`` from this checkout (numpy, OpenCV
 and LiteRT only, no torch). It takes about 6 minutes on 2 CPU cores the first time (building the canvases), 1 after.
 
 Input: ``pipnet_edge/assets/detectors/blazeface/face_detection_short_range.tflite`` (MediaPipe 0.10.14, Apache-2.0:
@@ -90,8 +90,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))  # pipnet_edge and the benchmarks package of this checkout (its own venv)
 SHARED = Path(os.environ.get("PIPNET_EDGE_SHARED", ROOT.parent / "shared"))
 BLAZEFACE_DIR = ROOT / "pipnet_edge" / "assets" / "detectors" / "blazeface"
 SRC = BLAZEFACE_DIR / "face_detection_short_range.tflite"
@@ -365,7 +364,7 @@ def calibration_photos(train: Path, crops_every: int, canvases: int, cache_dir: 
     """(name, RGB photo) of the training crops (every ``crops_every``-th) and multi-face training canvases."""
     import cv2
 
-    from multiface import SETS, SetSpec, build_set, load_set, sources_from_folder
+    from benchmarks.multiface import SETS, SetSpec, build_set, load_set, sources_from_folder
 
     if "test" in train.name:
         raise SystemExit(f"{train}: calibrate on TRAINING photos only")
@@ -518,7 +517,7 @@ def threshold_table(int8_path: Path, train: Path, canvases: int, cache_dir: Path
     """
     import cv2
 
-    from multiface import SETS, SetSpec, build_set, load_set, sources_from_folder
+    from benchmarks.multiface import SETS, SetSpec, build_set, load_set, sources_from_folder
 
     from pipnet_edge.runtime.detectors.blazeface import BlazeFaceDetector
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import DATA_300W, require
 
-import end_to_end as e2e  # benchmarks/ is on pytest's pythonpath (pyproject.toml)
-import multiface
+from benchmarks import multiface
+from benchmarks.suites import end_to_end as e2e
 
 
 def box_points(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -184,9 +184,9 @@ def test_core_loop_with_a_fake_landmarker() -> None:
 
 
 def test_peer_pipelines_on_one_photo() -> None:
-    """The peers' pipelines, where installed (bash benchmarks/get_peers.sh): one face found on a test photo."""
+    """The peers' pipelines, where installed (bash benchmarks/peers/get_peers.sh): one face found on a test photo."""
     folder = require(DATA_300W / "test_full", "300W whole test photos")
-    import e2e_peers
+    from benchmarks.peers import pipelines as e2e_peers
 
     photo = e2e.load_photos("test_full", limit=1, source=folder)[0]
     import cv2

@@ -1,8 +1,8 @@
 """End to end on whole photos: every face's 68 landmarks from a photo, ours beside MediaPipe and dlib.
 
-    bash benchmarks/get_peers.sh                       # once: dlib (our venv) + mediapipe's own venv
-    python benchmarks/end_to_end.py --out benchmarks/results
-    python benchmarks/end_to_end.py --sets group --limit 5 --detectors yunet --threads 1 --no-peers   # quick look
+    bash benchmarks/peers/get_peers.sh                       # once: dlib (our venv) + mediapipe's own venv
+    python -m benchmarks end_to_end --out benchmarks/results
+    python -m benchmarks end_to_end --sets group --limit 5 --detectors yunet --threads 1 --no-peers   # quick look
 
 Photo sets (one run goes over all of them, every configuration on the same photos):
 
@@ -17,7 +17,7 @@ Photo sets (one run goes over all of them, every configuration on the same photo
 Configurations: our ``default`` and ``lite`` models x each detector (``yunet``, ``blazeface-short``,
 ``blazeface-full``, ``haar``) x 1 and 2 threads (``Landmarker(model, detector=D, num_threads=T,
 max_faces=20)``), on the ``small`` set also with ``min_face_size=40``; the peers' whole pipelines
-(``benchmarks/e2e_peers.py``): MediaPipe FaceMesh 0.10.14 (``solutions.face_mesh``, static images,
+(``benchmarks/peers/pipelines.py``): MediaPipe FaceMesh 0.10.14 (``solutions.face_mesh``, static images,
 ``max_num_faces=20``) as is and pinned to one core, and dlib's HOG detector (upsample 0 and 1) + its
 68-point predictor. A configuration or peer that cannot be opened is skipped, and the output says why.
 
@@ -65,8 +65,7 @@ from pipnet_edge.schemes import get_scheme
 
 log = logging.getLogger("end_to_end")
 
-HERE = Path(__file__).resolve().parent
-SHARED = Path(os.environ.get("PIPNET_EDGE_SHARED", HERE.parents[0].parent / "shared"))
+from benchmarks import RESULTS, SHARED
 TEST_FULL = SHARED / "data" / "300w" / "test_full"
 SETS = ("test_full", "group", "small")
 MODELS = tuple(BUNDLED)  # the bundled runtime models: default, lite
@@ -120,7 +119,7 @@ def load_photos(set_name: str, limit: int = 0, source: Path = TEST_FULL) -> list
         recs = load_300w_folder(source)
         photos = [Photo(r.image_path, [np.asarray(r.points, np.float32)], set_name, False) for r in recs]
     else:
-        import multiface
+        from benchmarks import multiface
 
         folder = multiface.ensure_set(set_name, source)
         photos = [Photo(c.image_path, c.faces, set_name, True) for c in multiface.load_set(folder)]
@@ -539,10 +538,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--refine", nargs="*", default=["yunet"], help="detectors also run with Landmarker(refine=True)")
     p.add_argument("--repeat", "--runs", type=int, default=1, dest="repeat", help="timed calls per photo and configuration")
     p.add_argument("--warmup", type=int, default=2, help="untimed calls per configuration on each set's first photo")
-    p.add_argument("--peers", nargs="*", default=None, help="peer pipelines (default: all of e2e_peers.PEER_PIPELINES)")
+    p.add_argument("--peers", nargs="*", default=None, help="peer pipelines (default: all of benchmarks.peers.pipelines.PEER_PIPELINES)")
     p.add_argument("--no-peers", action="store_true")
     p.add_argument("--source", default=str(TEST_FULL), help="the 300W whole photos (test_full)")
-    p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--replot", action="store_true", help="only redraw OUT/end_to_end.png from OUT/end_to_end.json")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -584,7 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # peers
     peers: list[Any] = []
     if not args.no_peers:
-        from e2e_peers import PEER_PIPELINES, open_peer_pipelines
+        from benchmarks.peers.pipelines import PEER_PIPELINES, open_peer_pipelines
 
         names = list(PEER_PIPELINES) if args.peers is None else args.peers
         first = next(iter(photos.values()))[0].path if any(photos.values()) else None

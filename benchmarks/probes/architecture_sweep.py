@@ -1,7 +1,7 @@
 """Latency of candidate PIPNet architectures as full-INT8 TFLite, before training any of them.
 
-    python benchmarks/architecture_sweep.py --out benchmarks/results/architecture_sweep.json
-    python benchmarks/architecture_sweep.py --only mobilenet_v2_s16_c512 mobilenet_v2_s16_160d_c512 --out runs/sweep.json
+    python -m benchmarks.probes.architecture_sweep --out benchmarks/results/architecture_sweep.json
+    python -m benchmarks.probes.architecture_sweep --only mobilenet_v2_s16_c512 mobilenet_v2_s16_160d_c512 --out runs/sweep.json
 
 Each candidate (backbone, input size, net stride, num_nb) is built with random weights,
 quantized with the same PT2E quantizer as our INT8 exports (calibrated on random pixels:

@@ -1,6 +1,6 @@
 """How much of a model's five-point (in-the-wild) error is a constant offset between MTFL's point definitions and ours.
 
-    python benchmarks/five_point_bias.py --models lite-float default-float --list runs/val665_5pt.txt --all
+    python -m benchmarks.probes.five_point_bias --models lite-float default-float --list runs/val665_5pt.txt --all
 
 Prints, per model: the five-point NME (eye-centre normalised, as ``python -m pipnet_edge.evaluate --five-point``),
 the mean signed error of each of the five points (% of the eye distance, x and y), and the NME left after removing

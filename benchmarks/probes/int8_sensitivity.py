@@ -8,7 +8,7 @@ checkpoint given with ``--float`` is the reference row. Each row decodes with th
 Never give it the test set: it is a diagnosis, not a figure to publish. (Groups:
 ``pipnet_edge.quantization.ranges.quantizer_groups``.)
 
-    python benchmarks/int8_sensitivity.py runs/s10/r4-D/qat.safetensors --float runs/s10/nf/final.safetensors \\
+    python -m benchmarks.probes.int8_sensitivity runs/s10/r4-D/qat.safetensors --float runs/s10/nf/final.safetensors \\
         --data ../shared/data/300w/train --val-fraction 0.1 --seed 0 --json benchmarks/results/int8_sensitivity.json
 """
 

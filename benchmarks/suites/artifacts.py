@@ -1,12 +1,12 @@
 """Accuracy and speed of exported artifacts and of peer landmarkers, measured in one run on this machine.
 
-    bash benchmarks/get_peers.sh       # once: dlib + face-recognition-models, MediaPipe's face_landmark.tflite
-    python benchmarks/benchmark.py --artifacts exports/ --data ../shared/data/300w/test --out benchmarks/results
+    bash benchmarks/peers/get_peers.sh       # once: dlib + face-recognition-models, MediaPipe's face_landmark.tflite
+    python -m benchmarks artifacts --artifacts exports/ --data ../shared/data/300w/test --out benchmarks/results
 
 For every artifact: model size, latency per face (median / p90 of batch-1 inference, 1 and 2
 threads, timed by the runtime's own stage timing), the runtime's own overhead (crop, decode,
 points back to the photo) and NME on the labelled faces with
-ground-truth-box crops (the 300W protocol). The peers (``benchmarks/peers.py``: dlib's 68-point
+ground-truth-box crops (the 300W protocol). The peers (``benchmarks/peers/landmarkers.py``: dlib's 68-point
 ERT, MediaPipe FaceMesh mapped to 68 points) get the same faces and boxes, and their model call
 is timed the same way. Writes ``results.json``, ``results.md`` and an accuracy-vs-latency plot
 ``accuracy_latency.png``. Peers that are not installed are skipped with the command that
@@ -74,7 +74,7 @@ def bench_artifact(path: Path, records, runs: int, overhead: dict[str, dict], ba
 def bench_peer(name: str, records, runs: int) -> dict:
     """A peer's row: its model call timed on the first face, NME on all faces (GT boxes)."""
     import cv2
-    from peers import gt_box, load_peers, predict_records
+    from benchmarks.peers.landmarkers import gt_box, load_peers, predict_records
 
     row: dict = {"kind": "peer"}
     img = cv2.imread(str(records[0].image_path))
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--replot", action="store_true", help="only redraw the plot from OUT/results.json")
     p.add_argument("--references", metavar="CALIB", help="also build and time the runtimes' own INT8 quantization of "
-                   "our float ONNX / OpenVINO artifacts, calibrated on these training faces (reference_int8.py)")
+                   "our float ONNX / OpenVINO artifacts, calibrated on these training faces (benchmarks.reference_int8)")
     p.add_argument("--opencv", action="store_true", help="also run every .onnx artifact on OpenCV's DNN (backend='opencv')")
     p.add_argument("--peers", nargs="*", default=["dlib", "mediapipe"],
                    help="peer landmarkers to measure beside ours (default: dlib mediapipe; none: --peers)")
@@ -187,7 +187,7 @@ def main(argv=None) -> int:
     if args.opencv:  # every .onnx artifact once more on OpenCV's DNN
         kinds.update({(path, "opencv"): "ours" for path in paths if path.suffix == ".onnx"})
     if args.references:
-        from reference_int8 import build_references  # a sibling module
+        from benchmarks.reference_int8 import build_references
 
         print(f"building the runtimes' own INT8 references (calibration: {args.references}) ...", flush=True)
         import atexit
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
         rows[-1]["kind"] = kind
         gc.collect()  # close this artifact's runtime before timing the next
         print("  ", json.dumps(rows[-1]), flush=True)
-    from peers import PeerUnavailable  # a sibling module: Python puts this script's folder first on the module path
+    from benchmarks.peers.landmarkers import PeerUnavailable
 
     for name in args.peers:
         print(f"benchmarking peer {name} ...", flush=True)

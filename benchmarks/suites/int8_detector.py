@@ -1,6 +1,6 @@
 """The full-integer INT8 BlazeFace short range against the float one it was made from, in one run.
 
-    python benchmarks/int8_detector.py --out benchmarks/results/int8_detector.json
+    python -m benchmarks int8_detector --out benchmarks/results/int8_detector.json
 
 Detectors, ``num_threads=1``, weighted NMS at IoU 0.3:
 
@@ -40,14 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from multiface import SHARED, ensure_set, load_set
-
 from pipnet_edge.data.annotations import load_300w_folder
 from pipnet_edge.evaluation.timing import time_calls
+from benchmarks import HERE, ROOT, SHARED
+from benchmarks.multiface import ensure_set, load_set
 from pipnet_edge.runtime.detectors.blazeface import BlazeFaceDetector, blazeface_model_path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 DETECTORS = {"float": ("short", None), "int8": ("short-int8", None), "int8@0.5": ("short-int8", 0.5)}
 
 
@@ -207,7 +205,7 @@ def main(argv=None) -> int:
 
     result = {
         "what": "BlazeFace short range: MediaPipe's float model vs the bundled full-integer INT8 one (same run)",
-        "command": "python benchmarks/int8_detector.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks int8_detector " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}",
         "settings": {"num_threads": 1, "min_confidence": {k: float(d.min_confidence) for k, d in dets.items()},

@@ -1,6 +1,6 @@
 """The INT8 ONNX on a Qualcomm Hexagon NPU (onnxruntime-qnn's HTP backend) vs onnxruntime CPU, on 300W test faces.
 
-    python benchmarks/qnn_agreement.py --json benchmarks/results/qnn_agreement.json
+    python -m benchmarks qnn_agreement --json benchmarks/results/qnn_agreement.json
 
 (``--artifacts DIR``: the ``*_onnx-int8.onnx`` files in DIR instead; by default both bundled models are exported to
 ``onnx-int8`` first, into a temporary folder, with ``python -m pipnet_edge.export``'s ``export()``.)
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     rules = args.faces or ["lite=0", "=300"]
     records = load_faces(args.data)
     result = {
-        "command": "python benchmarks/qnn_agreement.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks qnn_agreement " + " ".join(argv if argv is not None else sys.argv[1:]),
         "data": args.data,
         "versions": {"onnxruntime": onnxruntime.__version__, "onnxruntime_qnn": onnxruntime_qnn.__version__,
                      "qnn_sdk": getattr(onnxruntime_qnn.build_and_package_info, "qnn_version", "?")},

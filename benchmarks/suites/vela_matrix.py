@@ -1,6 +1,6 @@
 """Arm Ethos-U: both bundled landmark models and the INT8 face detector compiled by Vela for every configuration.
 
-    python benchmarks/vela_matrix.py          # -> benchmarks/results/vela_matrix.json and .md
+    python -m benchmarks vela_matrix          # -> benchmarks/results/vela_matrix.json and .md
 
 For each model and configuration: operators on the NPU and on the CPU, Vela's estimated inference time, SRAM and
 flash / DRAM use and MACs (Vela's performance model of that configuration; no silicon here). The landmark models go
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from benchmarks import HERE
 
 FIELDS = ("cpu_operators", "npu_operators", "inference_time_ms", "sram_kib", "off_chip_flash_kib", "dram_kib", "nn_macs")
 
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
             rows.append({"model": "blazeface-short-int8", "config": name, **{k: rep[k] for k in FIELDS}})
             print(f"detector {name:14s} CPU ops {rep['cpu_operators']}, {rep['inference_time_ms']} ms", flush=True)
 
-    doc = {"command": "python benchmarks/vela_matrix.py", "date": time.strftime("%Y-%m-%d"), "vela": vela_version(),
+    doc = {"command": "python -m benchmarks vela_matrix", "date": time.strftime("%Y-%m-%d"), "vela": vela_version(),
            "configs": {k: {"system_config": c.system_config, "memory_mode": c.memory_mode} for k, c in ETHOS_U_CONFIGS.items()},
            "rows": rows}
     out = Path(args.out)

@@ -5,7 +5,7 @@ bias is measured on the split's training faces and subtracted on its held-out fa
 five-point list (the in-the-wild validation faces); ``--flip`` also reports test-time flip averaging (each crop's
 landmarks averaged with its mirror's), with and without the bias. Never give it the test set: it is a recipe check.
 
-    python benchmarks/point_bias_probe.py runs/lite-polish/final.safetensors --data ../shared/data/300w/train \\
+    python -m benchmarks.probes.point_bias_probe runs/lite-polish/final.safetensors --data ../shared/data/300w/train \\
         --val-fraction 0.1 --seed 0 --five-point runs/val665_5pt.txt --flip --json benchmarks/results/point_bias_probe.json
 """
 

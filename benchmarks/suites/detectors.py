@@ -1,6 +1,6 @@
 """How YuNet's working size, score threshold and smallest face were chosen, and its two engines compared.
 
-    python benchmarks/detector_sweep.py --out benchmarks/results/detector_sweep.json
+    python -m benchmarks detectors --out benchmarks/results/detector_sweep.json
 
 Only TRAINING faces choose settings: two sets of multi-face photos are built from
 ``../shared/data/300w/train`` with ``benchmarks/multiface.py`` (git-ignored cache ``benchmarks/.multiface-train``):
@@ -25,12 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from multiface import SETS, SHARED, SetSpec, build_set, load_set, sources_from_folder
-
 from pipnet_edge.evaluation.timing import time_calls
+from benchmarks import HERE, SHARED
+from benchmarks.multiface import SETS, SetSpec, build_set, load_set, sources_from_folder
 from pipnet_edge.runtime.detectors import YuNetFaceDetector
 
-HERE = Path(__file__).resolve().parent
 EDGE = SetSpec(count=100, faces=(3, 8), height_frac=(0.075, 0.13), seed=7)
 
 
@@ -106,7 +105,7 @@ def main(argv=None) -> int:
     print(json.dumps(rows[-1]))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"command": "python benchmarks/detector_sweep.py", "date": time.strftime("%Y-%m-%d %H:%M UTC",
+    out.write_text(json.dumps({"command": "python -m benchmarks detectors", "date": time.strftime("%Y-%m-%d %H:%M UTC",
                                                                                                        time.gmtime()),
                                "rows": rows}, indent=1))
     return 0

@@ -1,6 +1,6 @@
 """How far apart the INT8 artifacts of one model land, and why.
 
-    python benchmarks/int8_agreement.py --artifacts exports/ --data ../shared/data/300w/test [--json OUT]
+    python -m benchmarks int8_agreement --artifacts exports/ --data ../shared/data/300w/test [--json OUT]
 
 All INT8 targets come from one quantized graph, so they differ only by how each runtime executes it. For each model
 stem in the folder, on ground-truth-box crops, the mean / max landmark displacement (pixels, in the photo) of every INT8

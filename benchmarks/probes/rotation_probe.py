@@ -1,6 +1,6 @@
 """Do the detector's eye keypoints help on tilted heads? Whole photos turned by known angles.
 
-    python benchmarks/rotation_probe.py --data ../shared/data/300w/test_full --angles 0 15 30 45 \\
+    python -m benchmarks.probes.rotation_probe --data ../shared/data/300w/test_full --angles 0 15 30 45 \\
         --out benchmarks/results/rotation_probe.json
 
 Each photo is turned about its annotated face's centre by +angle and -angle (the corners
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
             print(f"  {time.time() - t0:.0f} s")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"command": "python benchmarks/rotation_probe.py " + " ".join(argv or []), "detector": args.detector,
+    out.write_text(json.dumps({"command": "python -m benchmarks.probes.rotation_probe " + " ".join(argv or []), "detector": args.detector,
                                "rows": rows}, indent=2))
     return 0
 

@@ -1,6 +1,6 @@
 """How much accuracy does a smaller input crop cost, before training a model for it?
 
-    python benchmarks/resolution_probe.py --model runs/mbv2/final.safetensors \\
+    python -m benchmarks.probes.resolution_probe --model runs/mbv2/final.safetensors \\
         --data ../shared/data/300w/test --sizes 128 112 96 --out benchmarks/results/resolution_probe.json
 
 Each face is cropped by the model's own rule at ``size`` pixels (as a ``size``-px model would

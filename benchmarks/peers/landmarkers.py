@@ -2,18 +2,18 @@
 
 Optional extras of the benchmark, never dependencies of the package. Provision them with
 
-    bash benchmarks/get_peers.sh          # pip install -r benchmarks/requirements-peers.txt + --fetch
+    bash benchmarks/peers/get_peers.sh          # pip install -r benchmarks/peers/requirements.txt + --fetch
 
 Standalone check (NME on labelled faces with ground-truth-box inputs, 1/2-thread latency):
 
-    python benchmarks/peers.py --data ../shared/data/300w/test
+    python -m benchmarks.peers.landmarkers --data ../shared/data/300w/test
 
 Every peer takes the ground-truth landmark box ``(x0, y0, x1, y1)`` (tight box of the 68 labelled
 points, 0-based pixels, as our own crops use) and returns ``(68, 2)`` iBUG points in 0-based image
 pixels. How each peer turns that box into the input it expects is a fixed rule fitted on the TRAIN
 faces only (``--refit --data ../shared/data/300w/train`` reproduces the constants below).
 
-Interface (what ``benchmark.py`` uses)::
+Interface (what the artifacts suite uses)::
 
     peers = load_peers(["dlib", "mediapipe"], cache_dir, num_threads=1)   # PeerUnavailable if missing
     peer.name, peer.label, peer.size_bytes, peer.num_threads, peer.max_threads
@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import HERE
 from pipnet_edge.evaluation.timing import time_calls
 from pipnet_edge.metrics import normalizers, summarize
 from pipnet_edge.runtime import geometry
@@ -68,11 +69,11 @@ __all__ = [
 
 PEER_NAMES = ("dlib", "mediapipe")
 SCHEME = get_scheme("300w-68")  # NME as everywhere in pipnet_edge.metrics: outer eye corners 36 / 45
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent / ".peers"
-REQUIREMENTS = Path(__file__).resolve().parent / "requirements-peers.txt"
+DEFAULT_CACHE_DIR = HERE / ".peers"  # git-ignored
+REQUIREMENTS = Path(__file__).resolve().parent / "requirements.txt"
 
 # --- provisioning ------------------------------------------------------------------------------
-DLIB_INSTALL = "pip install dlib-bin==20.0.1.post1 face-recognition-models==0.3.0  (or: bash benchmarks/get_peers.sh)"
+DLIB_INSTALL = "pip install dlib-bin==20.0.1.post1 face-recognition-models==0.3.0  (or: bash benchmarks/peers/get_peers.sh)"
 DLIB_MODEL_FILE = "models/shape_predictor_68_face_landmarks.dat"  # inside the face_recognition_models package
 MEDIAPIPE_VERSION = "0.10.14"  # the 1.x wheels ship no .tflite files
 MEDIAPIPE_MEMBER = "mediapipe/modules/face_landmark/face_landmark.tflite"
@@ -119,7 +120,7 @@ class MediaPipeCrop:
     shift_y: float
 
 
-# How the constants were obtained: ``python benchmarks/peers.py --refit --data ../shared/data/300w/train``:
+# How the constants were obtained: ``python -m benchmarks.peers.landmarkers --refit --data ../shared/data/300w/train``:
 # the mean NME of the 2,012 TRAIN faces on the grid REFIT_GRID of (scale, shift_y), shift_x = 0 (faces
 # are mirror-symmetric on average); the chosen point is the minimum of the grid's 3 x 3 moving average,
 # because single grid points are noisy (a few faces flip between fitting and failing as the box moves
@@ -282,8 +283,8 @@ class MediaPipePeer(Peer):
             raise PeerUnavailable(f"peer 'mediapipe' runs on ai-edge-litert: {LITERT_INSTALL}") from None
         if not model_path.is_file():
             raise PeerUnavailable(
-                f"peer 'mediapipe' needs {model_path}: bash benchmarks/get_peers.sh "
-                f"(or python benchmarks/peers.py --fetch --cache-dir {model_path.parent.parent})"
+                f"peer 'mediapipe' needs {model_path}: bash benchmarks/peers/get_peers.sh "
+                f"(or python -m benchmarks.peers.landmarkers --fetch --cache-dir {model_path.parent.parent})"
             )
         digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
         if digest != MEDIAPIPE_SHA256:

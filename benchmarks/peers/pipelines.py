@@ -1,7 +1,7 @@
 """Peer PIPELINES for the end-to-end benchmark: a whole photo in, 68 iBUG points for every face out.
 
-Optional extras of ``benchmarks/end_to_end.py`` (never dependencies of pipnet-edge); provision both with
-``bash benchmarks/get_peers.sh``.
+Optional extras of ``benchmarks/suites/end_to_end.py`` (never dependencies of pipnet-edge); provision both with
+``bash benchmarks/peers/get_peers.sh``.
 
 * **MediaPipe FaceMesh** (``mediapipe==0.10.14``, ``mp.solutions.face_mesh.FaceMesh(static_image_mode=True,
   max_num_faces=20, refine_landmarks=False)``: BlazeFace short-range detection + the 468-point mesh on
@@ -25,7 +25,7 @@ Optional extras of ``benchmarks/end_to_end.py`` (never dependencies of pipnet-ed
   dlib intends. Single-threaded (dlib has no threading option for either). Timed: BGR -> RGB +
   detection + prediction for every face + conversion.
 
-Interface (what ``end_to_end.py`` uses): :func:`open_peer_pipelines` returns the pipelines that
+Interface (what the end_to_end suite uses): :func:`open_peer_pipelines` returns the pipelines that
 could be opened and a ``{key: reason}`` dict of those that could not; each pipeline has ``key``,
 ``label``, ``threads`` (a description of its thread setting), ``kind = "peer"``, and
 ``run(image_bgr, path, repeat) -> (faces, ms)`` where ``faces`` is a list of ``(68, 2)`` float32
@@ -33,7 +33,7 @@ arrays and ``ms`` the per-call times; ``close()`` ends a worker.
 
 Standalone check::
 
-    python benchmarks/e2e_peers.py --check ../shared/data/300w/test_full/helen_296814969_3.jpg
+    python -m benchmarks.peers.pipelines --check ../shared/data/300w/test_full/helen_296814969_3.jpg
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ if __name__ == "__main__" and os.environ.get(_PIN_ENV) and hasattr(os, "sched_se
 import numpy as np  # noqa: E402  (after the pin above, on purpose)
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_CACHE_DIR = HERE / ".peers"
+DEFAULT_CACHE_DIR = HERE.parent / ".peers"  # benchmarks/.peers (git-ignored); the worker cannot import the package
 MP_VERSION = "0.10.14"
 MP_MAX_FACES = 20
 PEER_PIPELINES = ("mediapipe", "mediapipe-1core", "dlib-hog0", "dlib-hog1")
@@ -97,11 +97,11 @@ class MediaPipeWorker:
 
     def __init__(self, cache_dir: str | Path = DEFAULT_CACHE_DIR, cpus: set[int] | None = None,
                  max_num_faces: int = MP_MAX_FACES, warmup: str | Path | None = None, timeout_s: float = 120) -> None:
-        from peers import MP468_TO_IBUG68
+        from benchmarks.peers.landmarkers import MP468_TO_IBUG68
 
         py = mp_python(cache_dir)
         if not py.is_file():
-            raise PeerPipelineUnavailable(f"no mediapipe venv at {py.parent.parent}: bash benchmarks/get_peers.sh")
+            raise PeerPipelineUnavailable(f"no mediapipe venv at {py.parent.parent}: bash benchmarks/peers/get_peers.sh")
         if cpus is not None and not hasattr(os, "sched_setaffinity"):
             raise PeerPipelineUnavailable("pinning to one core needs os.sched_setaffinity (Linux)")
         self.cpus = None if cpus is None else set(cpus)
@@ -248,7 +248,7 @@ class DlibPipeline:
     threads = "1 (dlib is single-threaded)"
 
     def __init__(self, upsample: int = 0) -> None:
-        from peers import DlibPeer, PeerUnavailable
+        from benchmarks.peers.landmarkers import DlibPeer, PeerUnavailable
 
         try:
             peer = DlibPeer()  # locates and loads the predictor (face-recognition-models)
@@ -319,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mediapipe_worker:
         return _worker_main()
     if not args.check:
-        p.error("--check PHOTO (or run benchmarks/end_to_end.py)")
+        p.error("--check PHOTO (or run python -m benchmarks end_to_end)")
     import cv2
 
     img = cv2.imread(args.check)
