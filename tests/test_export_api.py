@@ -151,3 +151,21 @@ def test_real_onnx_export_is_quiet_and_leaves_the_callers_model_alone(tiny, tmp_
     assert read_artifact_info(records[0].path).spec.input_size == 96
     assert tiny.spec.input_size == 64  # imgsz exported a copy
     assert np.isfinite(records[0].seconds)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_ai_edge_quantizers_progress_bar_is_hidden_unless_verbose(capsys, verbose):
+    """litert-torch's fp16 recipe runs ai-edge-quantizer, whose tqdm bar ("Applying Transformations to tensors:")
+    is drawn for graphs of 100 tensors or more: the bar itself, without a full export."""
+    progress_utils = pytest.importorskip("ai_edge_quantizer.utils.progress_utils")
+    import tqdm
+
+    from pipnet_edge.converters.quiet import quiet
+
+    original = tqdm.tqdm
+    with quiet(verbose):
+        with progress_utils.ProgressBar(total_steps=200, description="Applying Transformations to tensors:") as bar:
+            for _ in range(200):
+                bar.update_single_step()
+    assert ("Applying Transformations" in capsys.readouterr().err) == verbose
+    assert tqdm.tqdm is original

@@ -5,8 +5,9 @@ What the toolchains say during an export, none of it actionable for a user of th
 * torch.onnx logs a warning per missing torchvision operator on every export; torch.export,
   torchao and onnxscript warn through ``warnings`` and their loggers;
 * litert-torch warns "converted in training mode" on the root logger, ai-edge-quantizer prints
-  a size report to stdout, and their C++ core writes absl / TensorFlow log lines to the process's
-  stderr (file descriptor 2) when it is first imported and on every conversion.
+  a size report to stdout and a tqdm progress bar to stderr, and their C++ core writes absl /
+  TensorFlow log lines to the process's stderr (file descriptor 2) when it is first imported and
+  on every conversion (:func:`import_quietly`, with the runtime's descriptor capture).
 
 :func:`quiet` silences all of that for the duration of an export; ``pipnet_edge`` log records
 and errors (level ERROR and up) still come through.
@@ -21,9 +22,10 @@ import io
 import logging
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
+
+from ..runtime.backends.quiet import capture_stderr_fd
 
 __all__ = ["NOISY_LOGGERS", "quiet", "import_quietly"]
 
@@ -60,7 +62,7 @@ def quiet(verbose: bool = False) -> Iterator[None]:
     env_was_set = _CPP_LOG_ENV in os.environ
     os.environ.setdefault(_CPP_LOG_ENV, "2")
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _progress_bars_off():
             warnings.simplefilter("ignore")
             for name in NOISY_LOGGERS:
                 logging.getLogger(name).setLevel(logging.ERROR)
@@ -72,6 +74,34 @@ def quiet(verbose: bool = False) -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
         if not env_was_set:
             os.environ.pop(_CPP_LOG_ENV, None)
+
+
+@contextlib.contextmanager
+def _progress_bars_off() -> Iterator[None]:
+    """tqdm bars drawn through ``tqdm.tqdm(...)`` inside the block are disabled.
+
+    ai-edge-quantizer draws one ("Applying Transformations to tensors:") on sys.stderr whenever it rewrites a
+    graph of 100 tensors or more (litert-torch's fp16 weight recipe does, for ``tflite-fp16``); it has no switch
+    the converter passes through. A module that runs ``from tqdm import tqdm`` inside the block keeps the silent
+    class.
+    """
+    try:
+        import tqdm
+    except ImportError:
+        yield
+        return
+    original = tqdm.tqdm
+
+    class _Silent(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+    tqdm.tqdm = _Silent
+    try:
+        yield
+    finally:
+        tqdm.tqdm = original
 
 
 def import_quietly(modules: Iterable[str], verbose: bool = False) -> None:
@@ -87,23 +117,6 @@ def import_quietly(modules: Iterable[str], verbose: bool = False) -> None:
     todo = [m for m in dict.fromkeys(modules) if m not in sys.modules]
     if not todo:
         return
-    if verbose:
+    with contextlib.nullcontext() if verbose else capture_stderr_fd(replay_on_error=True):
         for m in todo:
             importlib.import_module(m)
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            for m in todo:
-                importlib.import_module(m)
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)

@@ -14,6 +14,7 @@ import numpy as np
 from ...errors import InputError, ModelLoadError
 from ..artifact import INPUT_NAME
 from .base import Backend, dequantize, quantize
+from .quiet import quiet_native
 
 __all__ = ["TFLiteBackend", "import_interpreter"]
 
@@ -68,8 +69,9 @@ class TFLiteBackend(Backend):
         try:
             # content: the .tflite file's bytes (the interpreter keeps a reference to them)
             source = {"model_path": str(path)} if content is None else {"model_content": bytes(content)}
-            self.interpreter = Interpreter(**source, num_threads=num_threads or 1, experimental_delegates=delegates or None)
-            self.interpreter.allocate_tensors()  # an operator this interpreter cannot run fails here, not at the first face
+            with quiet_native("TFLite"):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on fd 2
+                self.interpreter = Interpreter(**source, num_threads=num_threads or 1, experimental_delegates=delegates or None)
+                self.interpreter.allocate_tensors()  # an operator this interpreter cannot run fails here, not at the first face
             self.runner = self.interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as exc:
             hint = ""

@@ -53,6 +53,7 @@ import numpy as np
 from ...errors import InputError, ModelLoadError
 from ...spec import CropRule
 from ..backends.base import dequantize
+from ..backends.quiet import quiet_native
 from ..backends.tflite import import_interpreter
 from .base import Detections, check_detector_options, check_fraction, read_detector_model, weighted_nms
 
@@ -285,8 +286,9 @@ class BlazeFaceDetector:
         Interpreter, _, package = import_interpreter()  # ModelLoadError with the install hint when none is installed
         data, where = read_detector_model("BlazeFace", self.model_path, self.model_bytes, blazeface_model_path(spec.name))
         try:
-            interpreter = Interpreter(model_content=data, num_threads=int(self.num_threads))
-            interpreter.allocate_tensors()
+            with quiet_native("TFLite"):  # the first interpreter of a process logs its XNNPACK delegate on fd 2
+                interpreter = Interpreter(model_content=data, num_threads=int(self.num_threads))
+                interpreter.allocate_tensors()
         except (ValueError, RuntimeError, OSError) as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"{where} is not a TFLite model {package} can load: {detail}") from None
