@@ -6,7 +6,7 @@
 # 15-18 min of QAT and 2 min of range estimation.
 # Every training run ends by measuring the model's per-landmark bias on its training faces and storing it in the spec
 # (the decode subtracts it; README "The point bias"). The bundled files (2026-12-01) are steps 3b, 4 and 4b as written
-# here, run as runs/s9/default-nf (2026-11-30), runs/s10/full-r4-C (benchmarks/results/default_split/qat2.sh) and
+# here, run as runs/s9/default-nf (2026-11-30), runs/s10/full-r4-C (docs/experiments/2026-12-01-default-recipe/04_qat_gentler.sh) and
 # runs/s10/full-r5-C from runs/mbv2-stc, whose teacher had no measured bias then; a rerun's teachers carry theirs
 # and give pseudo-labels with the bias removed, so a rerun will not match the bundled weights bit for bit.
 set -euo pipefail
@@ -32,12 +32,12 @@ python -m pipnet_edge.train --data "$DATA/train" --pretrained ../shared/pretrain
     --curriculum-start 0.5 --confidence nrm --fixed-teacher --teacher runs/mbv2-wild/final.safetensors \
     --round-init previous --round-epochs 6 --out runs/mbv2-stc
 # 3b. the polish (the lite model's last float step): 10 epochs on the labelled faces alone at lr 1e-5 with flips off,
-#    chosen on the validation split (benchmarks/results/default_split): the bundled float model since 2026-12-01
+#    chosen on the validation split (docs/experiments/2026-12-01-default-recipe): the bundled float model since 2026-12-01
 python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-stc/final.safetensors --epochs 10 --lr 1e-5 --lr-steps \
     --flip-prob 0 --bf16 --threads 2 --seed 0 --out runs/mbv2-nf
 # 4. quantization-aware fine-tuning (PT2E fake quantization, per-channel int8 weights, int8 activations, ReLU6 fused
 #    into its convolution: the default --qat-scheme), 3 epochs at lr 1e-6, distilled from step 3b's float model
-#    (weight 0.5), no low-resolution augmentation: chosen on the validation split (benchmarks/results/default_split:
+#    (weight 0.5), no low-resolution augmentation: chosen on the validation split (docs/experiments/2026-12-01-default-recipe:
 #    300W validation 3.293 vs 3.351 % for the recipe before, lr 1e-5 with --lowres-prob 0.5)
 python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-nf/final.safetensors --qat \
     --epochs 3 --lr 1e-6 --lr-steps --teacher runs/mbv2-nf/final.safetensors --out runs/mbv2-qat --threads 2 --seed 0
