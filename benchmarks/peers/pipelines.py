@@ -259,6 +259,7 @@ class DlibPipeline:
         self._dlib = dlib
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = peer.predictor
+        self.model_file = peer.model_path  # the 68-point predictor's .dat (its sha256 goes into the result)
         self.upsample = int(upsample)
         self.key = f"dlib-hog{self.upsample}"
         self.label = f"dlib {dlib.__version__} HOG (upsample {self.upsample}) + 68-point ERT"

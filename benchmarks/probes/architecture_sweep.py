@@ -1,6 +1,6 @@
 """Latency of candidate PIPNet architectures as full-INT8 TFLite, before training any of them.
 
-    python -m benchmarks.probes.architecture_sweep --out benchmarks/results/architecture_sweep.json
+    python -m benchmarks.probes.architecture_sweep          # -> benchmarks/results/probes/architecture_sweep.json, .md
     python -m benchmarks.probes.architecture_sweep --only mobilenet_v2_s16_c512 mobilenet_v2_s16_160d_c512 --out runs/sweep.json
 
 Each candidate (backbone, input size, net stride, num_nb) is built with random weights,
@@ -21,12 +21,12 @@ import logging
 import os
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.envelope import command_line, make_envelope, markdown_table, result_path, utc_now, write_result
 from pipnet_edge.calibration import CalibrationSet
 from pipnet_edge.evaluation.timing import TimingStats, time_calls
 
@@ -98,9 +98,19 @@ def time_tflite(path: Path, runs: int, threads: int = 1) -> TimingStats:
     return time_calls(it.invoke, runs, warmup=30)
 
 
+def render_markdown(envelope: dict) -> str:
+    """The table of an architecture_sweep result: one row per candidate."""
+    return "\n".join(markdown_table(envelope["results"]["rows"], [
+        ("backbone", "backbone", ""), ("input", "input", ""), ("stride (map)", lambda r: f"{r['stride']} ({r['map']}x{r['map']})", ""),
+        ("num_nb", "num_nb", ""), ("M MAC", "mmac", ""), ("params M", "params_m", ""), ("INT8 MB", "size_mb", ""),
+        ("ms 1 thread (p90)", lambda r: f"{r['ms_1t']:.2f} ({r['p90_1t']:.2f})", "")])) + "\n"
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="benchmarks/results/architecture_sweep.json")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.probes.architecture_sweep", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=str(result_path("probes.architecture_sweep")), help="the result file (default: %(default)s)")
     p.add_argument("--runs", type=int, default=300)
     p.add_argument("--limit", type=int, default=0, help="first N candidates only (a quick check)")
     p.add_argument("--only", nargs="+", metavar="BACKBONE", help="the candidates with these backbones only")
@@ -117,6 +127,7 @@ def main(argv=None) -> int:
     from pipnet_edge.spec import ModelSpec
 
     torch.set_num_threads(1)
+    date = utc_now()
     mean_face = np.random.default_rng(0).uniform(0.2, 0.8, (68, 2))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,14 +143,10 @@ def main(argv=None) -> int:
                    "size_mb": round(path.stat().st_size / 1e6, 2), "ms_1t": round(t.median_ms, 3), "p90_1t": round(t.p90_ms, 3)}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": rows}, indent=2))
-    print("\n| backbone | input | stride (map) | num_nb | M MAC | params M | INT8 MB | ms 1 thread (p90) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['backbone']} | {r['input']} | {r['stride']} ({r['map']}x{r['map']}) | {r['num_nb']} | {r['mmac']} | "
-              f"{r['params_m']} | {r['size_mb']} | {r['ms_1t']:.2f} ({r['p90_1t']:.2f}) |")
+    env = make_envelope("probes.architecture_sweep", command_line("probes.architecture_sweep", argv), {}, {"runs": args.runs, "rows": rows},
+                        date=date, models_note="random weights: no model file")
+    write_result(env, args.out)
+    print(render_markdown(env))
     return 0
 
 

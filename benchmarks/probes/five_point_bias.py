@@ -35,7 +35,8 @@ def bias_report(model: str, records) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.probes.five_point_bias", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["lite-float", "default-float"])
     p.add_argument("--list", default="../shared/data/mtfl/train_5pt.txt", help="MTFL-style five-point list")
     p.add_argument("--all", action="store_true", help="every face of --list (default: its held-out 1,000 only)")

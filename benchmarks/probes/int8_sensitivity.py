@@ -9,27 +9,48 @@ Never give it the test set: it is a diagnosis, not a figure to publish. (Groups:
 ``pipnet_edge.quantization.ranges.quantizer_groups``.)
 
     python -m benchmarks.probes.int8_sensitivity runs/s10/r4-D/qat.safetensors --float runs/s10/nf/final.safetensors \\
-        --data ../shared/data/300w/train --val-fraction 0.1 --seed 0 --json benchmarks/results/int8_sensitivity.json
+        --data ../shared/data/300w/train --val-fraction 0.1 --seed 0     # -> benchmarks/results/probes/int8_sensitivity.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import warnings
 
+from benchmarks.envelope import (
+    command_line,
+    make_envelope,
+    markdown_table,
+    model_hashes,
+    portable,
+    result_path,
+    utc_now,
+    write_result,
+)
+
+
+def render_markdown(envelope: dict) -> str:
+    """The table of an int8_sensitivity result: held-out NME with each group of fake-quantizers switched off."""
+    res = envelope["results"]
+    return "\n".join([f"QAT model `{res['qat']}` (float: `{res['float']}`) on {res['val_faces']} held-out training faces:", ""]
+                     + markdown_table(res["rows"], [("row", "row", ""), ("quantizers off", "quantizers_off", ""),
+                                                    ("val NME %", "val_nme", ".4f")])) + "\n"
+
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.probes.int8_sensitivity", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("qat", help="split-trained QAT .safetensors checkpoint")
     p.add_argument("--float", dest="float_model", help="its float model, for the reference row")
     p.add_argument("--data", required=True, help="the labelled faces the model was trained on (with the split)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", help="write the rows here")
+    p.add_argument("--out", default=str(result_path("probes.int8_sensitivity")), help="the result file (default: %(default)s)")
     args = p.parse_args(argv)
+    date = utc_now()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
     from pipnet_edge.data.annotations import load_faces
@@ -70,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     for g, what in QUANTIZER_GROUPS.items():
         run(f"{what} in float", groups[g])
     run("every quantizer off", every)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"qat": args.qat, "float": args.float_model, "val_faces": len(val), "rows": rows}, fh, indent=1)
+    write_result(make_envelope("probes.int8_sensitivity", command_line("probes.int8_sensitivity", argv),
+                               model_hashes([args.qat, args.float_model]),
+                               {"qat": args.qat, "float": args.float_model, "data": portable(args.data), "val_fraction": args.val_fraction,
+                                "seed": args.seed, "val_faces": len(val), "rows": rows}, date=date), args.out)
     return 0
 
 

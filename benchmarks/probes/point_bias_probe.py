@@ -6,7 +6,8 @@ five-point list (the in-the-wild validation faces); ``--flip`` also reports test
 landmarks averaged with its mirror's), with and without the bias. Never give it the test set: it is a recipe check.
 
     python -m benchmarks.probes.point_bias_probe runs/lite-polish/final.safetensors --data ../shared/data/300w/train \\
-        --val-fraction 0.1 --seed 0 --five-point runs/val665_5pt.txt --flip --json benchmarks/results/point_bias_probe.json
+        --val-fraction 0.1 --seed 0 --five-point runs/val665_5pt.txt --flip
+        # -> benchmarks/results/probes/point_bias_probe.json and .md
 """
 
 from __future__ import annotations
@@ -18,6 +19,17 @@ import sys
 import warnings
 
 import numpy as np
+
+from benchmarks.envelope import (
+    command_line,
+    make_envelope,
+    markdown_table,
+    model_hashes,
+    portable,
+    result_path,
+    utc_now,
+    write_result,
+)
 
 
 def _load(path: str):
@@ -56,16 +68,31 @@ def _flip_averaged(predictor, records):
     return np.concatenate(out)
 
 
+def render_markdown(envelope: dict) -> str:
+    """The table of a point_bias_probe result: per checkpoint, held-out NME without and with its point bias (and
+    five-point NME, test-time flips, where measured)."""
+    rows = envelope["results"]["rows"]
+    return "\n".join(markdown_table(rows, [
+        ("model", "model", ""), ("bias mean px (x, y)", lambda r: ", ".join(f"{v:g}" for v in r["bias_mean_px"]), ""),
+        ("train / val faces", lambda r: f"{r['train_faces']} / {r['val_faces']}", ""),
+        ("val NME %", "val_nme_plain", ".4f"), ("val NME %, bias", "val_nme_bias", ".4f"),
+        ("five-point NME %", "five_point_nme_plain", ".4f"), ("five-point NME %, bias", "five_point_nme_bias", ".4f"),
+        ("val NME %, flip", "val_nme_plain_flip", ".4f"), ("val NME %, bias + flip", "val_nme_bias_flip", ".4f")])) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.probes.point_bias_probe", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="+", help="split-trained float or QAT .safetensors checkpoints")
     p.add_argument("--data", required=True, help="the labelled faces the models were trained on (with the split)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--five-point", help="MTFL-style five-point list of validation faces (every face of it is used)")
     p.add_argument("--flip", action="store_true", help="also report test-time flip averaging")
-    p.add_argument("--json", help="write the rows here")
+    p.add_argument("--out", default=str(result_path("probes.point_bias_probe")), help="the result file (default: %(default)s)")
     args = p.parse_args(argv)
+    date = utc_now()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
     from pipnet_edge.calibration.point_bias import measure_point_bias
@@ -101,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
                 row[f"val_nme_{name}_flip"] = round(summarize(_flip_averaged(pred, val), truth, pred.spec.scheme).nme, 4)
         print(json.dumps(row), flush=True)
         rows.append(row)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"command": "python " + " ".join(sys.argv), "rows": rows}, fh, indent=1)
+    write_result(make_envelope("probes.point_bias_probe", command_line("probes.point_bias_probe", argv), model_hashes(args.models),
+                               {"data": portable(args.data), "val_fraction": args.val_fraction, "seed": args.seed,
+                                "five_point": args.five_point, "rows": rows}, date=date), args.out)
     return 0
 
 

@@ -1,7 +1,7 @@
 """How much accuracy does a smaller input crop cost, before training a model for it?
 
     python -m benchmarks.probes.resolution_probe --model runs/mbv2/final.safetensors \\
-        --data ../shared/data/300w/test --sizes 128 112 96 --out benchmarks/results/resolution_probe.json
+        --data ../shared/data/300w/test --sizes 128 112 96      # -> benchmarks/results/probes/resolution_probe.json, .md
 
 Each face is cropped by the model's own rule at ``size`` pixels (as a ``size``-px model would
 see it), then resized back up to the model's input size and run through the model. The NME
@@ -15,10 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.envelope import (
+    command_line,
+    make_envelope,
+    markdown_table,
+    model_hashes,
+    portable,
+    result_path,
+    utc_now,
+    write_result,
+)
 
 
 def upsampled_crops(records, spec, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,19 +73,31 @@ def probe(model: str, data: str, sizes: list[int], batch: int = 32, limit: int =
     return rows
 
 
+def render_markdown(envelope: dict) -> str:
+    """The table of a resolution_probe result: NME at each crop size, resized back up to the model's input."""
+    res = envelope["results"]
+    return "\n".join([f"Model `{res['model']}` on `{res['data']}`:", ""] + markdown_table(res["rows"], [
+        ("crop px", "crop_px", ""), ("model input px", "model_input_px", ""), ("NME %", "nme", ".3f"),
+        ("FR@0.1 %", "fr10", ".2f"), ("faces", "faces", "")])) + "\n"
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.probes.resolution_probe", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="a float checkpoint, QAT model or exported artifact")
     p.add_argument("--data", required=True, help="labelled faces (the 300W test folder)")
     p.add_argument("--sizes", type=int, nargs="+", default=[128, 112, 96])
     p.add_argument("--limit", type=int, default=0, help="first N faces only (a quick check)")
-    p.add_argument("--out", help="write the rows here as JSON")
+    p.add_argument("--out", default=str(result_path("probes.resolution_probe")), help="the result file (default: %(default)s)")
     args = p.parse_args(argv)
+    date = utc_now()
     rows = probe(args.model, args.data, args.sizes, limit=args.limit)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "model": args.model,
-                                              "data": args.data, "rows": rows}, indent=2))
+    models = model_hashes([args.model]) if Path(args.model).is_file() else None
+    write_result(make_envelope("probes.resolution_probe", command_line("probes.resolution_probe", argv), models,
+                               {"model": args.model, "data": portable(args.data), "rows": rows}, date=date,
+                               **({} if models is not None else {"models_note": f"{args.model}: not a file, not hashed"})),
+                 args.out)
     return 0
 
 

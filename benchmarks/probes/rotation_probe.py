@@ -1,7 +1,7 @@
 """Do the detector's eye keypoints help on tilted heads? Whole photos turned by known angles.
 
-    python -m benchmarks.probes.rotation_probe --data ../shared/data/300w/test_full --angles 0 15 30 45 \\
-        --out benchmarks/results/rotation_probe.json
+    python -m benchmarks.probes.rotation_probe --data ../shared/data/300w/test_full --angles 0 15 30 45
+        # -> benchmarks/results/probes/rotation_probe.json and .md
 
 Each photo is turned about its annotated face's centre by +angle and -angle (the corners
 filled by replication), the bundled Landmarker runs on the whole photo (detector + model), and
@@ -15,23 +15,45 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from pipnet_edge.assets import BUNDLED
+from benchmarks.envelope import (
+    command_line,
+    make_envelope,
+    markdown_table,
+    model_hashes,
+    portable,
+    result_path,
+    utc_now,
+    write_result,
+)
+
+
+def render_markdown(envelope: dict) -> str:
+    """The table of a rotation_probe result: per model and angle, faces found and NME with roll alignment on and off."""
+    res = envelope["results"]
+    return "\n".join([f"Detector `{res['detector']}`; each photo turned by +angle and -angle about its face's centre.", ""]
+                     + markdown_table(res["rows"], [
+                         ("model", "model", ""), ("angle", "angle", "g"), ("roll alignment", lambda r: "on" if r["align"] else "off", ""),
+                         ("found / faces", lambda r: f"{r['found']} / {r['faces']}", ""), ("NME %", "nme", ".3f"),
+                         ("FR@0.1 %", "failure_rate", ".2f")])) + "\n"
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks.probes.rotation_probe", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="whole photos with .pts (an evaluation set: this only measures)")
-    p.add_argument("--models", nargs="+", default=list(BUNDLED), help="bundled model names or artifact files")
+    p.add_argument("--models", nargs="+", default=["default", "lite"], help="bundled model names or artifact files")
     p.add_argument("--detector", default="yunet")
     p.add_argument("--angles", type=float, nargs="+", default=[0, 15, 30, 45])
     p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--out", default="benchmarks/results/rotation_probe.json")
+    p.add_argument("--out", default=str(result_path("probes.rotation_probe")), help="the result file (default: %(default)s)")
     args = p.parse_args(argv)
+    date = utc_now()
     import cv2
     from tqdm import tqdm
 
@@ -44,10 +66,13 @@ def main(argv=None) -> int:
     if args.limit:
         recs = recs[: args.limit]
     photos = [cv2.imread(str(r.image_path)) for r in recs]
-    rows = []
+    from benchmarks.suites.end_to_end import detector_file
+
+    rows, files = [], [detector_file(args.detector)]
     for model in args.models:
         lms = {align: Landmarker(model, detector=args.detector, align_faces=align, num_threads=1, color_order="BGR")
                for align in (True, False)}
+        files.append(lms[True].path)
         scheme = lms[True].spec.scheme
         for angle in args.angles:
             signs = (1, -1) if angle else (1,)
@@ -79,14 +104,10 @@ def main(argv=None) -> int:
                              "nme": round(s.nme, 3), "failure_rate": round(s.failure_rate, 2)})
                 print(json.dumps(rows[-1]))
             print(f"  {time.time() - t0:.0f} s")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"command": "python -m benchmarks.probes.rotation_probe " + " ".join(argv or []), "detector": args.detector,
-                               "rows": rows}, indent=2))
+    write_result(make_envelope("probes.rotation_probe", command_line("probes.rotation_probe", argv), model_hashes(files),
+                               {"data": portable(args.data), "detector": args.detector, "rows": rows}, date=date), args.out)
     return 0
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -1,15 +1,16 @@
 """Accuracy and speed of exported artifacts and of peer landmarkers, measured in one run on this machine.
 
     bash benchmarks/peers/get_peers.sh       # once: dlib + face-recognition-models, MediaPipe's face_landmark.tflite
-    python -m benchmarks artifacts --artifacts exports/ --data ../shared/data/300w/test --out benchmarks/results
+    python -m benchmarks artifacts --artifacts exports/ --data ../shared/data/300w/test
 
 For every artifact: model size, latency per face (median / p90 of batch-1 inference, 1 and 2
 threads, timed by the runtime's own stage timing), the runtime's own overhead (crop, decode,
 points back to the photo) and NME on the labelled faces with
 ground-truth-box crops (the 300W protocol). The peers (``benchmarks/peers/landmarkers.py``: dlib's 68-point
 ERT, MediaPipe FaceMesh mapped to 68 points) get the same faces and boxes, and their model call
-is timed the same way. Writes ``results.json``, ``results.md`` and an accuracy-vs-latency plot
-``accuracy_latency.png``. Peers that are not installed are skipped with the command that
+is timed the same way. Writes ``benchmarks/results/artifacts.json`` (the result envelope,
+``benchmarks.envelope``; ``--out`` another path), the tables rendered from it (``artifacts.md``) and an
+accuracy-vs-latency plot (``artifacts.png``). Peers that are not installed are skipped with the command that
 installs them (``--peers`` with no names skips them all).
 
 ``--references CALIB`` adds, in the same run, what each runtime's own quantizer makes of our float
@@ -23,13 +24,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.envelope import command_line, make_envelope, model_hashes, portable, read_result, result_path, write_result
 from pipnet_edge.data.annotations import load_faces
 from pipnet_edge.evaluation import open_predictor, predict_faces
 from pipnet_edge.evaluation.runner import read_face_crops
@@ -71,9 +72,11 @@ def bench_artifact(path: Path, records, runs: int, overhead: dict[str, dict], ba
     return row
 
 
-def bench_peer(name: str, records, runs: int) -> dict:
-    """A peer's row: its model call timed on the first face, NME on all faces (GT boxes)."""
+def bench_peer(name: str, records, runs: int, files: list | None = None) -> dict:
+    """A peer's row: its model call timed on the first face, NME on all faces (GT boxes); its model file is
+    appended to ``files``."""
     import cv2
+
     from benchmarks.peers.landmarkers import gt_box, load_peers, predict_records
 
     row: dict = {"kind": "peer"}
@@ -88,6 +91,8 @@ def bench_peer(name: str, records, runs: int) -> dict:
     if peer.max_threads == 1:
         row["note"] = "single-threaded: the 2-thread figure is the 1-thread call"
     peer = load_peers([name], num_threads=1)[0]
+    if files is not None:
+        files.append(peer.model_path)
     t0 = time.time()
     pred = predict_records(peer, records)
     s = summarize(pred, np.stack([r.points for r in records]), get_scheme("300w-68"))
@@ -158,23 +163,50 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def render_markdown(envelope: dict) -> str:
+    """The tables of an artifacts result: one row per artifact / reference / peer, the runtime's overhead per
+    input size, and our INT8 artifacts against each runtime's own quantizer's."""
+    res = envelope["results"]
+    rows, overhead = res["rows"], res["runtime_overhead"]
+    md = [
+        f"{res['faces']} faces of `{res['data']}`, ground-truth-box crops, batch 1, median of {res['runs']} runs.",
+        "",
+        "| model | backend | precision | size MB | ms 1 thread (p90) | ms 2 threads (p90) | NME % | FR@0.1 % | AUC@0.1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        name = {"ours": r["artifact"], "reference": f"reference: {r['artifact']}"}.get(r.get("kind"), f"peer: {r['artifact']}")
+        md.append(
+            f"| {name} | {r['backend']} | {r['precision']} | {r['size_mb']} | {r['ms_1t']:.2f} ({r['p90_1t']:.2f}) | "
+            f"{r['ms_2t']:.2f} ({r['p90_2t']:.2f}) | {r['nme']:.3f} | {r['fr10']:.2f} | {r['auc10']:.4f} |"
+        )
+    md += [""] + [f"Runtime overhead per face at {k}: crop {v['crop_ms']:.3f} ms, numpy decode {v['decode_ms']:.3f} ms, "
+                  f"points back to the photo {v['warp_ms']:.3f} ms." for k, v in overhead.items()]
+    md += ["Latency is the model call alone on a prepared input, for ours and for the peers (dlib's predictor is single-threaded)."]
+    md += reference_ratios(rows)
+    return "\n".join(md) + "\n"
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks artifacts", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--artifacts", nargs="+", required=True, help="artifact files or folders of them")
     p.add_argument("--data", required=True, help="labelled faces (the 300W test folder)")
-    p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--out", default=str(result_path("artifacts")),
+                   help="the result file (default: %(default)s); the .md and .png go beside it")
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--replot", action="store_true", help="only redraw the plot from OUT/results.json")
+    p.add_argument("--replot", action="store_true", help="only redraw the plot from the result file --out")
     p.add_argument("--references", metavar="CALIB", help="also build and time the runtimes' own INT8 quantization of "
                    "our float ONNX / OpenVINO artifacts, calibrated on these training faces (benchmarks.reference_int8)")
     p.add_argument("--opencv", action="store_true", help="also run every .onnx artifact on OpenCV's DNN (backend='opencv')")
     p.add_argument("--peers", nargs="*", default=["dlib", "mediapipe"],
                    help="peer landmarkers to measure beside ours (default: dlib mediapipe; none: --peers)")
     args = p.parse_args(argv)
+    out = Path(args.out)
     if args.replot:
-        rows = json.loads((Path(args.out) / "results.json").read_text())["rows"]
-        plot(rows, Path(args.out) / "accuracy_latency.png")
+        plot(read_result(out)["results"]["rows"], out.with_suffix(".png"))
         return 0
     paths: list[Path] = []
     for a in args.artifacts:
@@ -208,41 +240,22 @@ def main(argv=None) -> int:
         print("  ", json.dumps(rows[-1]), flush=True)
     from benchmarks.peers.landmarkers import PeerUnavailable
 
+    peer_files: list[Path] = []
     for name in args.peers:
         print(f"benchmarking peer {name} ...", flush=True)
         try:
-            rows.append(bench_peer(name, records, args.runs))
+            rows.append(bench_peer(name, records, args.runs, peer_files))
         except PeerUnavailable as exc:
             print(f"   skipped: {exc}", flush=True)
             continue
         gc.collect()
         print("  ", json.dumps(rows[-1]), flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
-            "faces": len(records), "data": str(args.data), "runs": args.runs,
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    (out / "results.json").write_text(json.dumps({"meta": meta, "runtime_overhead": overhead, "rows": rows}, indent=2))
-    md = [
-        (f"Measured {meta['date']} on {meta['machine']} (Python {meta['python']}), {len(records)} faces of `{args.data}`, "
-         f"batch 1, median of {args.runs} runs."),
-        "",
-        "| model | backend | precision | size MB | ms 1 thread (p90) | ms 2 threads (p90) | NME % | FR@0.1 % | AUC@0.1 |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        name = {"ours": r["artifact"], "reference": f"reference: {r['artifact']}"}.get(r.get("kind"), f"peer: {r['artifact']}")
-        md.append(
-            f"| {name} | {r['backend']} | {r['precision']} | {r['size_mb']} | {r['ms_1t']:.2f} ({r['p90_1t']:.2f}) | "
-            f"{r['ms_2t']:.2f} ({r['p90_2t']:.2f}) | {r['nme']:.3f} | {r['fr10']:.2f} | {r['auc10']:.4f} |"
-        )
-    md += [""] + [f"Runtime overhead per face at {k}: crop {v['crop_ms']:.3f} ms, numpy decode {v['decode_ms']:.3f} ms, "
-                  f"points back to the photo {v['warp_ms']:.3f} ms." for k, v in overhead.items()]
-    md += ["Latency is the model call alone on a prepared input, for ours and for the peers (dlib's predictor is single-threaded)."]
-    md += reference_ratios(rows)
-    (out / "results.md").write_text("\n".join(md) + "\n")
-    plot(rows, out / "accuracy_latency.png")
-    print("\n".join(md))
+    results = {"data": portable(args.data), "faces": len(records), "runs": args.runs, "runtime_overhead": overhead, "rows": rows}
+    env = make_envelope("artifacts", command_line("artifacts", argv), model_hashes([path for path, _ in kinds] + peer_files),
+                        results)
+    write_result(env, out)
+    plot(rows, out.with_suffix(".png"))
+    print(render_markdown(env))
     return 0
 
 

@@ -1,6 +1,6 @@
 """How YuNet's working size, score threshold and smallest face were chosen, and its two engines compared.
 
-    python -m benchmarks detectors --out benchmarks/results/detector_sweep.json
+    python -m benchmarks detectors          # -> benchmarks/results/detectors.json and .md
 
 Only TRAINING faces choose settings: two sets of multi-face photos are built from
 ``../shared/data/300w/train`` with ``benchmarks/multiface.py`` (git-ignored cache ``benchmarks/.multiface-train``):
@@ -20,14 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from pipnet_edge.evaluation.timing import time_calls
 from benchmarks import HERE, SHARED
+from benchmarks.envelope import command_line, make_envelope, model_hashes, portable, result_path, utc_now, write_result
 from benchmarks.multiface import SETS, SetSpec, build_set, load_set, sources_from_folder
+from pipnet_edge.evaluation.timing import time_calls
 from pipnet_edge.runtime.detectors import YuNetFaceDetector
 
 EDGE = SetSpec(count=100, faces=(3, 8), height_frac=(0.075, 0.13), seed=7)
@@ -52,13 +53,40 @@ def found_and_false(detector, canvases, images) -> tuple[int, int, int]:
     return found, total, false
 
 
+def render_markdown(envelope: dict) -> str:
+    """The tables of a detectors result: YuNet's working sizes and thresholds on ``edge``, the face height at its
+    input on ``small``, and its two engines."""
+    res = envelope["results"]
+    rows = res["rows"]
+    md = [(f"Training faces of `{res['train']}` on synthetic multi-face photos; a face is found when a detection's centre "
+           "lies in its landmark box (one detection per face); a detection on no face is false."), "",
+          "| set | YuNet input (longer side) | min confidence | found / faces | false detections |", "|---|---|---|---|---|"]
+    md += [f"| {r['set']} | {r['input_size']} | {r['min_confidence']} | {r['found']} / {r['faces']} | {r['false']} |"
+           for r in rows if "input_size" in r]
+    md += ["", "| set | a 40-px face at YuNet's input (px) | found / faces | false detections |", "|---|---|---|---|"]
+    md += [f"| {r['set']} | {r['face_px_at_input']} | {r['found']} / {r['faces']} | {r['false']} |"
+           for r in rows if "face_px_at_input" in r]
+    for r in (r for r in rows if "engines" in r):
+        ms = ", ".join(f"{e} {v} ms" for e, v in r["ms_median_1_thread"].items())
+        md += ["", (f"Engines ({r['engines']}, {r['set']}, {r['photos']} photos): the same number of faces on "
+                    f"{r['same_face_count']} photos, boxes at most {r['max_box_diff_px']:.2f} px apart; median per photo, "
+                    f"1 thread: {ms}.")]
+    return "\n".join(md) + "\n"
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks detectors", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train", default=str(SHARED / "data" / "300w" / "train"), help="the 300W TRAINING faces")
     p.add_argument("--cache-dir", default=str(HERE / ".multiface-train"))
-    p.add_argument("--out", default=str(HERE / "results" / "detector_sweep.json"))
+    p.add_argument("--out", default=str(result_path("detectors")), help="the result file (default: %(default)s)")
     args = p.parse_args(argv)
     import cv2
+
+    from pipnet_edge.runtime.detectors.yunet import yunet_model_path
+
+    date = utc_now()
 
     sources = sources_from_folder(args.train)
     sets = {}
@@ -103,11 +131,9 @@ def main(argv=None) -> int:
     rows.append({"set": "edge", "engines": "opencv vs onnxruntime", "photos": len(edge_i), "same_face_count": same,
                  "max_box_diff_px": box_diff, "ms_median_1_thread": {e: round(float(np.median(v)), 2) for e, v in ms.items()}})
     print(json.dumps(rows[-1]))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"command": "python -m benchmarks detectors", "date": time.strftime("%Y-%m-%d %H:%M UTC",
-                                                                                                       time.gmtime()),
-                               "rows": rows}, indent=1))
+    results = {"train": portable(args.train), "rows": rows}
+    write_result(make_envelope("detectors", command_line("detectors", argv), model_hashes([yunet_model_path()]), results,
+                               date=date), args.out)
     return 0
 
 

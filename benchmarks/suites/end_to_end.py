@@ -1,8 +1,8 @@
 """End to end on whole photos: every face's 68 landmarks from a photo, ours beside MediaPipe and dlib.
 
     bash benchmarks/peers/get_peers.sh                       # once: dlib (our venv) + mediapipe's own venv
-    python -m benchmarks end_to_end --out benchmarks/results
-    python -m benchmarks end_to_end --sets group --limit 5 --detectors yunet --threads 1 --no-peers   # quick look
+    python -m benchmarks end_to_end
+    python -m benchmarks end_to_end --sets group --limit 5 --detectors yunet --threads 1 --no-peers --out /tmp/e2e.json
 
 Photo sets (one run goes over all of them, every configuration on the same photos):
 
@@ -38,17 +38,16 @@ Per set and configuration:
   crop, model, decode, points back to the photo; ``pipnet_edge.evaluation.timing.time_calls(..., stages=True)``),
   median ms per photo of each stage.
 
-Writes ``OUT/end_to_end.json`` (all rows, skipped configurations, machine, date, command line),
-``OUT/end_to_end.md`` (tables) and ``OUT/end_to_end.png`` (NME on found faces vs median ms per photo).
+Writes ``benchmarks/results/end_to_end.json`` (``--out``: another path; the result envelope of
+``benchmarks.envelope``: all rows, skipped configurations, settings), ``end_to_end.md`` (the tables rendered from it)
+and ``end_to_end.png`` (NME on found faces vs median ms per photo) beside it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -58,17 +57,18 @@ from typing import Any
 
 import numpy as np
 
-from pipnet_edge.assets import BUNDLED
 from pipnet_edge.evaluation.timing import time_calls
 from pipnet_edge.metrics import summarize
 from pipnet_edge.schemes import get_scheme
 
 log = logging.getLogger("end_to_end")
 
-from benchmarks import RESULTS, SHARED
+from benchmarks import SHARED
+from benchmarks.envelope import command_line, make_envelope, model_hashes, read_result, result_path, utc_now, write_result
+
 TEST_FULL = SHARED / "data" / "300w" / "test_full"
 SETS = ("test_full", "group", "small")
-MODELS = tuple(BUNDLED)  # the bundled runtime models: default, lite
+MODELS = ("default", "lite")  # the bundled runtime models
 DETECTORS = ("yunet", "blazeface-short", "blazeface-full", "haar")
 MAX_FACES = 20  # ours (max_faces) and MediaPipe (max_num_faces) alike; dlib's HOG has no limit
 IOU_MATCH = 0.5
@@ -398,35 +398,17 @@ def summarize_tally(t: Tally, photos: Sequence[Photo]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------- output
-def machine_info() -> dict[str, Any]:
-    import importlib.metadata as md
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for pkg in ("pipnet-edge", "ai-edge-litert", "opencv-python-headless", "numpy", "dlib-bin"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-            "platform": platform.platform(), "versions": versions}
-
-
 def _fmt(v: float | None, d: int = 3) -> str:
     return "-" if v is None else f"{v:.{d}f}"
 
 
-def write_markdown(meta: dict, rows: list[dict], skipped: dict[str, str], path: Path) -> str:
-    md = [(f"Measured {meta['date']} on {meta['machine']['cpu']} ({meta['machine']['cores']} cores, "
-           f"Python {meta['machine']['python']}); load average {meta['loadavg_start']} at start, "
-           f"{meta['loadavg_end']} at the end; `{meta['command']}`."), "",
+def render_markdown(envelope: dict) -> str:
+    """The tables of an end_to_end result: per photo set, every configuration's faces found, NME and time, and
+    where our time goes by stage; the notes and what was skipped."""
+    res = envelope["results"]
+    meta, rows, skipped = res["settings"], res["rows"], res["skipped"]
+    md = [(f"Load average {meta['loadavg_start']} at start, {meta['loadavg_end']} at the end; "
+           f"{meta['elapsed_s']:.0f} s."), "",
           ("Matching: IoU >= 0.5 between the box of the 68 returned points and the annotated landmark box, greedy, "
            "one to one. NME: 300W, outer eye corners, %, on the faces found; 'GT-box NME' is our model with the "
            "annotated landmark box as input (the 300W protocol) on the same faces. ms: per photo, from the decoded "
@@ -455,12 +437,27 @@ def write_markdown(meta: dict, rows: list[dict], skipped: dict[str, str], path: 
                    "|---|---|" + "---|" * len(STAGES)]
             md += [f"| {r['label']} | {r['threads']} | " + " | ".join(_fmt(r["stage_ms_median"].get(k), 2) for k in STAGES) + " |"
                    for r in staged]
-    md += ["", "Notes:", ""] + [f"- {n}" for n in NOTES]
+    md += ["", "Notes:", ""] + [f"- {n}" for n in res["notes"]]
     if skipped:
         md += ["", "Skipped:", ""] + [f"- {k}: {v}" for k, v in skipped.items()]
-    text = "\n".join(md) + "\n"
-    path.write_text(text)
-    return text
+    return "\n".join(md) + "\n"
+
+
+def detector_file(name: str) -> Path | None:
+    """The model file a bundled detector loads (``None``: none, or not a bundled detector)."""
+    if name == "yunet":
+        from pipnet_edge.runtime.detectors.yunet import yunet_model_path
+
+        return yunet_model_path()
+    if name.startswith("blazeface-"):
+        from pipnet_edge.runtime.detectors.blazeface import blazeface_model_path
+
+        return blazeface_model_path(name[len("blazeface-"):])
+    if name == "haar":
+        import cv2
+
+        return Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml" if hasattr(cv2, "data") else None
+    return None
 
 
 def plot(rows: list[dict], sets: Sequence[str], path: Path) -> None:
@@ -527,7 +524,9 @@ def plot(rows: list[dict], sets: Sequence[str], path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks end_to_end", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     p.add_argument("--limit", type=int, default=0, help="first N photos of each set")
     p.add_argument("--models", nargs="+", default=list(MODELS), help="bundled model names or artifact files")
@@ -541,26 +540,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--peers", nargs="*", default=None, help="peer pipelines (default: all of benchmarks.peers.pipelines.PEER_PIPELINES)")
     p.add_argument("--no-peers", action="store_true")
     p.add_argument("--source", default=str(TEST_FULL), help="the 300W whole photos (test_full)")
-    p.add_argument("--out", default=str(RESULTS))
-    p.add_argument("--replot", action="store_true", help="only redraw OUT/end_to_end.png from OUT/end_to_end.json")
+    p.add_argument("--out", default=str(result_path("end_to_end")),
+                   help="the result file (default: %(default)s); the .md and .png go beside it")
+    p.add_argument("--replot", action="store_true", help="only redraw the plot from the result file --out")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out = Path(args.out)
     if args.replot:
-        doc = json.loads((out / "end_to_end.json").read_text())
-        plot(doc["rows"], doc["meta"]["sets"], out / "end_to_end.png")
+        res = read_result(out)["results"]
+        plot(res["rows"], res["settings"]["sets"], out.with_suffix(".png"))
         return 0
     source = Path(args.source)
     if not source.is_dir():
         log.error("no photos at %s (set PIPNET_EDGE_SHARED or --source)", source)
         return 2
-    meta: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                            "argv": sys.argv, "sets": args.sets, "limit": args.limit, "repeat": args.repeat,
-                            "warmup": args.warmup, "machine": machine_info(),
+    meta: dict[str, Any] = {"sets": args.sets, "limit": args.limit, "repeat": args.repeat, "warmup": args.warmup,
                             "loadavg_start": [round(v, 2) for v in os.getloadavg()], "max_faces": MAX_FACES,
-                            "iou_match": IOU_MATCH, "notes": list(NOTES)}
+                            "iou_match": IOU_MATCH}
+    command, date = command_line("end_to_end", argv), utc_now()  # the run starts now
     log.info("loading photos: %s", ", ".join(args.sets))
     photos = {s: load_photos(s, args.limit, source) for s in args.sets}
     skipped: dict[str, str] = {}
@@ -624,12 +622,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta["elapsed_s"] = round(time.time() - t_start, 1)
     meta["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
     meta["peers"] = {pp.key: {"label": pp.label, "threads": pp.threads} for pp in peers}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "end_to_end.json").write_text(json.dumps({"meta": meta, "skipped": skipped, "rows": rows}, indent=1))
-    text = write_markdown(meta, rows, skipped, out / "end_to_end.md")
-    plot(rows, args.sets, out / "end_to_end.png")
-    print(text)
-    log.info("wrote %s, %s, %s", out / "end_to_end.json", out / "end_to_end.md", out / "end_to_end.png")
+    files = [pl.lm.path for pl in ours.values()] + [lm.path for lm in gt_refs.values()]
+    files += [detector_file(pl.config.detector) for pl in ours.values()]
+    files += [getattr(pp, "model_file", None) for pp in peers]
+    env = make_envelope("end_to_end", command, model_hashes(files),
+                        {"settings": meta, "notes": list(NOTES), "skipped": skipped, "rows": rows}, date=date)
+    write_result(env, out)
+    plot(rows, args.sets, out.with_suffix(".png"))
+    print(render_markdown(env))
     return 0
 
 

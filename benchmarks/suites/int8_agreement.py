@@ -1,6 +1,8 @@
 """How far apart the INT8 artifacts of one model land, and why.
 
-    python -m benchmarks int8_agreement --artifacts exports/ --data ../shared/data/300w/test [--json OUT]
+    python -m benchmarks int8_agreement --artifacts exports/ --data ../shared/data/300w/test
+
+Writes ``benchmarks/results/int8_agreement.json`` (``--out``: another path) and the tables rendered from it.
 
 All INT8 targets come from one quantized graph, so they differ only by how each runtime executes it. For each model
 stem in the folder, on ground-truth-box crops, the mean / max landmark displacement (pixels, in the photo) of every INT8
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.envelope import command_line, make_envelope, model_hashes, portable, result_path, utc_now, write_result
 from pipnet_edge.data.annotations import load_faces
 from pipnet_edge.evaluation import open_predictor, predict_faces
 
@@ -156,23 +159,61 @@ def _unoptimized(path: Path):
     return open_predictor(path, "onnxruntime", num_threads=1, optimize=False)
 
 
+def _cell(r: dict, key: str, digits: int = 3) -> str:
+    v = r.get(key)
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def render_markdown(envelope: dict) -> str:
+    """The tables of an int8_agreement result: each INT8 runtime's landmark displacement from TFLite, from the graph's
+    exact semantics and from the sum-fused graph; then the first-residual-Add probe."""
+    res = envelope["results"]
+    rows = [r for r in res["rows"] if "probe" not in r]
+    probes = [r for r in res["rows"] if "probe" in r]
+    md = [(f"Landmark displacement in photo pixels on {rows[0]['faces'] if rows else '?'} faces of `{res['data']}` "
+           f"(ground-truth-box crops): mean (max); against TFLite also the median, the share of points more than "
+           f"{FAR_PX:g} px away and the mean over the others."), "",
+          (f"| model | runtime | vs TFLite mean (max) | median | share > {FAR_PX:g} px | mean within {FAR_PX:g} px | "
+           "vs exact graph mean (max) | vs sum-fused graph mean (max) |"), "|---|---|---|---|---|---|---|---|"]
+
+    def mm(r: dict, ref: str) -> str:
+        return "-" if f"vs_{ref}_mean_px" not in r else f"{r[f'vs_{ref}_mean_px']:.3f} ({r[f'vs_{ref}_max_px']:.2f})"
+
+    for r in rows:
+        md.append(f"| {r['model']} | {r['artifact']} | {mm(r, 'tflite')} | {_cell(r, 'vs_tflite_median_px')} | "
+                  f"{_cell(r, f'vs_tflite_share_over_{FAR_PX:g}px', 4)} | {_cell(r, f'vs_tflite_mean_px_within_{FAR_PX:g}px')} | "
+                  f"{mm(r, 'exact')} | {mm(r, 'sum-fused')} |")
+    if probes:
+        md += ["", ("The graph cut after its first residual Add (share of the quantized values that differ; OpenVINO with the "
+                    "f32 hint):"), "",
+               ("| model | tensor | elements | OpenVINO vs exact, before the Add | OpenVINO vs exact | OpenVINO vs sum-fused | "
+                "sum-fused vs exact | onnxruntime vs exact |"), "|---|---|---|---|---|---|---|---|"]
+        md += [f"| {r['model']} | {r['tensor']} | {r['elements']} | {_cell(r, 'openvino_vs_exact_differ_before_add', 4)} | "
+               f"{_cell(r, 'openvino_vs_exact_differ', 4)} | {_cell(r, 'openvino_vs_sum_fused_differ', 4)} | "
+               f"{_cell(r, 'sum_fused_vs_exact_differ', 4)} | {_cell(r, 'onnxruntime_vs_exact_differ', 4)} |" for r in probes]
+    return "\n".join(md) + "\n"
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks int8_agreement", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--artifacts", default="exports")
     p.add_argument("--data", default="../shared/data/300w/test")
     p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--json", help="write the rows here")
+    p.add_argument("--out", default=str(result_path("int8_agreement")), help="the result file (default: %(default)s)")
     p.add_argument("--probe-faces", type=int, default=4, help="faces for the first-Add probe (0: skip it)")
     args = p.parse_args(argv)
     import onnx
 
     records = load_faces(args.data)[: args.limit or None]
     folder = Path(args.artifacts)
-    rows = []
+    rows, used, date = [], [], utc_now()
     for tfl in sorted(folder.glob("*_tflite-int8.tflite")):
         stem = tfl.name[: -len("_tflite-int8.tflite")]
         onnx_path = folder / f"{stem}_onnx-int8.onnx"
         tflite = open_predictor(tfl)
+        used += [tfl, onnx_path, folder / f"{stem}_openvino-int8.xml"]  # the ones that exist are hashed
         refs = {"tflite": predict_faces(tflite, records).points}
         if onnx_path.exists():
             refs["exact"] = predict_faces(_unoptimized(onnx_path), records).points
@@ -215,8 +256,9 @@ def main(argv=None) -> int:
                     row[f"vs_tflite_mean_px_within_{FAR_PX:g}px"] = round(float(d[~far].mean()), 3)
             rows.append(row)
             print(json.dumps(row))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    results = {"data": portable(args.data), "artifacts": portable(args.artifacts), "rows": rows}
+    write_result(make_envelope("int8_agreement", command_line("int8_agreement", argv), model_hashes(used), results, date=date),
+                 args.out)
     return 0
 
 

@@ -1,6 +1,6 @@
 """The full-integer INT8 BlazeFace short range against the float one it was made from, in one run.
 
-    python -m benchmarks int8_detector --out benchmarks/results/int8_detector.json
+    python -m benchmarks int8_detector          # -> benchmarks/results/int8_detector.json and .md
 
 Detectors, ``num_threads=1``, weighted NMS at IoU 0.3:
 
@@ -31,19 +31,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks import ROOT, SHARED
+from benchmarks.envelope import command_line, make_envelope, model_hashes, portable, result_path, utc_now, write_result
+from benchmarks.multiface import ensure_set, load_set
 from pipnet_edge.data.annotations import load_300w_folder
 from pipnet_edge.evaluation.timing import time_calls
-from benchmarks import HERE, ROOT, SHARED
-from benchmarks.multiface import ensure_set, load_set
 from pipnet_edge.runtime.detectors.blazeface import BlazeFaceDetector, blazeface_model_path
 
 DETECTORS = {"float": ("short", None), "int8": ("short-int8", None), "int8@0.5": ("short-int8", 0.5)}
@@ -101,16 +100,60 @@ def vela_figures() -> dict | None:
     return {"vela_version": vela_version(), "targets": reports}
 
 
+def render_markdown(envelope: dict) -> str:
+    """The tables of an int8_detector result: recall, box agreement and time on ``test_full``, faces found on
+    ``group``, and Vela's report when it was run."""
+    res = envelope["results"]
+    tf, gr, keys = res["test_full"], res["group"], list(res["settings"]["min_confidence"])
+    conf = res["settings"]["min_confidence"]
+    md = [(f"BlazeFace short range, 1 thread, NMS IoU {res['settings']['nms_threshold']}; `float`: MediaPipe's file, "
+           "`int8`: the bundled full-integer file, `int8@0.5`: the same at the float model's threshold."), "",
+          (f"test_full ({tf['photos']} photos, one annotated face each; found: a detection's centre in the landmark box, "
+           "its longer side 0.5-2x the box's):"), "",
+          "| detector | threshold | found | recall % | box error vs float: median / p95 / max | ms / photo median (p90) |",
+          "|---|---|---|---|---|---|"]
+    for k in keys:
+        e = tf["box_error_vs_float"].get(k)
+        err = f"{e['median']:.4f} / {e['p95']:.4f} / {e['max']:.4f}" if e else "-"
+        t = tf["ms_per_photo_1_thread"][k]
+        md.append(f"| {k} | {conf[k]} | {tf[f'found_{k}']} / {tf['faces']} | {tf[f'recall_{k}_pct']:.2f} | {err} | "
+                  f"{t['median']:.2f} ({t['p90']:.2f}) |")
+    e2e = tf.get("end_to_end_lite_ms_per_photo_1_thread", {})
+    if e2e:
+        md += ["", "Whole photo, `Landmarker('lite', detector=...)`, 1 thread, ms / photo median (p90): "
+               + ", ".join(f"{k} {v['median']:.2f} ({v['p90']:.2f})" for k, v in e2e.items()) + "."]
+    md += ["", f"group ({gr['canvases']} canvases, {gr['faces']} faces; every face annotated):", "",
+           ("| detector | found | false detections | found by both with float | finds every face float finds | "
+            "float only | it only | ms / photo median (p90) |"), "|---|---|---|---|---|---|---|---|"]
+    for k in keys:
+        q = gr.get(k, {})
+        t = gr["ms_per_photo_1_thread"][k]
+        md.append(f"| {k} | {gr[f'found_{k}']} / {gr['faces']} | {gr['false_detections'][k]} | {q.get('found_by_both', '-')} | "
+                  f"{q.get('finds_every_face_float_finds', '-')} | {', '.join(q.get('found_by_float_only', [])) or '-'} | "
+                  f"{', '.join(q.get('found_by_it_only', [])) or '-'} | {t['median']:.2f} ({t['p90']:.2f}) |")
+    vela = res.get("vela")
+    if vela:
+        md += ["", f"Arm Vela {vela['vela_version']}, the INT8 file:", "",
+               "| config | CPU ops | NPU ops | est. ms | SRAM KiB | flash KiB | DRAM KiB | MMAC |", "|---|---|---|---|---|---|---|---|"]
+        md += [f"| {name} | {r['cpu_operators']} | {r['npu_operators']} | {r['inference_time_ms']:.2f} | {r['sram_kib']:.0f} | "
+               f"{r['off_chip_flash_kib']:.0f} | {r['dram_kib']:.0f} | {r['nn_macs'] / 1e6:.0f} |" for name, r in vela["targets"].items()]
+    else:
+        md += ["", "Vela: not run (`pip install 'pipnet-edge[ethos-u]'`)."]
+    return "\n".join(md) + "\n"
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks int8_detector", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--test-full", default=str(SHARED / "data" / "300w" / "test_full"))
-    p.add_argument("--out", default=str(HERE / "results" / "int8_detector.json"))
+    p.add_argument("--out", default=str(result_path("int8_detector")), help="the result file (default: %(default)s)")
     p.add_argument("--repeat", type=int, default=5, help="timed calls per photo (median kept)")
     p.add_argument("--limit", type=int, default=0, help="only the first N test_full photos (a quick look)")
     args = p.parse_args(argv)
     import cv2
 
-    out_path = Path(args.out)
+    out_path, date = Path(args.out), utc_now()
     dets = {k: BlazeFaceDetector(v, min_confidence=t, num_threads=1) for k, (v, t) in DETECTORS.items()}
     keys = list(dets)
     # the whole photo pipeline: the bundled lite model behind each detector (INT8 detector + INT8 lite: all integer)
@@ -205,19 +248,16 @@ def main(argv=None) -> int:
 
     result = {
         "what": "BlazeFace short range: MediaPipe's float model vs the bundled full-integer INT8 one (same run)",
-        "command": "python -m benchmarks int8_detector " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}",
         "settings": {"num_threads": 1, "min_confidence": {k: float(d.min_confidence) for k, d in dets.items()},
-                     "nms_threshold": 0.3, "repeat": args.repeat},
-        "models": {k: model_facts(blazeface_model_path(v)) for k, (v, _) in DETECTORS.items() if k in ("float", "int8")},
+                     "nms_threshold": 0.3, "repeat": args.repeat, "limit": args.limit, "test_full": portable(args.test_full)},
+        "model_facts": {k: model_facts(blazeface_model_path(v)) for k, (v, _) in DETECTORS.items() if k in ("float", "int8")},
         "test_full": test_full,
         "group": group,
         "vela": vela_figures(),
     }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out_path}")
+    files = [blazeface_model_path(v) for v, _ in DETECTORS.values()] + [lm.path for lm in pipes.values()]
+    write_result(make_envelope("int8_detector", command_line("int8_detector", argv), model_hashes(files), result, date=date),
+                 out_path)
     return 0
 
 

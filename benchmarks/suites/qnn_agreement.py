@@ -1,6 +1,6 @@
 """The INT8 ONNX on a Qualcomm Hexagon NPU (onnxruntime-qnn's HTP backend) vs onnxruntime CPU, on 300W test faces.
 
-    python -m benchmarks qnn_agreement --json benchmarks/results/qnn_agreement.json
+    python -m benchmarks qnn_agreement          # -> benchmarks/results/qnn_agreement.json and .md
 
 (``--artifacts DIR``: the ``*_onnx-int8.onnx`` files in DIR instead; by default both bundled models are exported to
 ``onnx-int8`` first, into a temporary folder, with ``python -m pipnet_edge.export``'s ``export()``.)
@@ -25,10 +25,7 @@ keeps the SoC of a process's last session that named one for every later session
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -36,6 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.envelope import (
+    command_line,
+    make_envelope,
+    model_hashes,
+    portable,
+    result_path,
+    sha256_file,
+    utc_now,
+    write_result,
+)
 from pipnet_edge.data.annotations import load_faces
 from pipnet_edge.evaluation import open_predictor, predict_faces
 from pipnet_edge.metrics import summarize
@@ -102,49 +109,66 @@ def compile_table(path: Path) -> list[dict]:
     return rows
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+def render_markdown(envelope: dict) -> str:
+    """The tables of a qnn_agreement result: the HTP against onnxruntime CPU per model, then which SoCs compile it."""
+    res = envelope["results"]
+    versions = ", ".join(f"{k} {v}" for k, v in res["versions"].items())
+    md = [f"On `{res['data']}`, ground-truth-box crops. HTP: {res['htp']}; versions: {versions}.", "",
+          ("| model | faces | NME CPU % | NME HTP % | delta | displacement mean / median / max px | heatmap cells agree | "
+           "ms / face CPU | ms / face HTP (simulated) |"), "|---|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        md.append(f"| {r['artifact']} | {r['faces']} ({r['subset']}) | {r['nme_cpu']:.4f} | {r['nme_htp']:.4f} | "
+                  f"{r['nme_delta']:+.4f} | {r['displacement_mean_px']:.3f} / {r['displacement_median_px']:.3f} / "
+                  f"{r['displacement_max_px']:.2f} | {r['cells_agree']:.4f} | {r['ms_per_face_cpu']:.2f} | "
+                  f"{r['ms_per_face_htp_simulated']:.1f} |")
+    for r in res["rows"]:
+        ctx = r.get("context_compile")
+        if not ctx:
+            continue
+        ok = [c for c in ctx if c["ok"]]
+        md += ["", f"{r['artifact']}: a QNN context binary compiles for {len(ok)} of {len(ctx)} SoCs.", "",
+               "| SoC | compiles | soc_model | context bytes | compile s | error |", "|---|---|---|---|---|---|"]
+        md += [f"| {c['soc']} | {'yes' if c['ok'] else 'no'} | {c.get('soc_model', '-')} | {c.get('context_bytes', '-')} | "
+               f"{c.get('compile_s', '-')} | {c.get('error', '')} |" for c in ctx]
+    return "\n".join(md) + "\n"
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m benchmarks qnn_agreement", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--artifacts", default=None,
                    help="folder with *_onnx-int8.onnx exports (default: export both bundled models into a temporary folder)")
     p.add_argument("--data", default="../shared/data/300w/test")
     p.add_argument("--faces", action="append", default=None, metavar="PATTERN=N",
                    help="faces per model whose stem contains PATTERN (0: all); default: lite=0 and =300")
     p.add_argument("--no-compile", action="store_true", help="skip the per-SoC context compile table")
-    p.add_argument("--json", help="write the results here")
+    p.add_argument("--out", default=str(result_path("qnn_agreement")), help="the result file (default: %(default)s)")
     args = p.parse_args(argv)
+    date = utc_now()
     import onnxruntime
     import onnxruntime_qnn
 
     rules = args.faces or ["lite=0", "=300"]
     records = load_faces(args.data)
     result = {
-        "command": "python -m benchmarks qnn_agreement " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "data": args.data,
+        "data": portable(args.data),
         "versions": {"onnxruntime": onnxruntime.__version__, "onnxruntime_qnn": onnxruntime_qnn.__version__,
                      "qnn_sdk": getattr(onnxruntime_qnn.build_and_package_info, "qnn_version", "?")},
-        "machine": f"{_cpu_name()}, {os.cpu_count()} CPUs",
         "htp": "QNN HTP backend (libQnnHtp.so) of the onnxruntime-qnn wheel; on x86-64 Linux a simulator",
-        "models": [],
+        "rows": [],
     }
     if args.artifacts is None:
-        import tempfile
-
+        from pipnet_edge.assets import bundled_model_path
         from pipnet_edge.export import export
 
         args.artifacts = tempfile.mkdtemp(prefix="qnn-agreement-")
         for model in ("lite", "default"):
             export(model, "onnx-int8", args.artifacts)
+        sources = [bundled_model_path(f"{model}-qat") for model in ("lite", "default")]
         result["artifacts"] = "onnx-int8 exports of the bundled lite and default models (made by this run)"
+    else:
+        sources = []
     paths = sorted(Path(args.artifacts).glob("*_onnx-int8.onnx"))
     if not paths:
         print(f"no *_onnx-int8.onnx in {args.artifacts}", file=sys.stderr)
@@ -154,20 +178,20 @@ def main(argv=None) -> int:
         recs, how = subset(records, faces_for(stem, rules))
         print(f"{stem}: {len(recs)} faces ({how})", flush=True)
         row = {"model": stem, "artifact": path.name, "bytes": path.stat().st_size,
-               "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16], "faces": len(recs), "subset": how}
+               "sha256": sha256_file(path), "faces": len(recs), "subset": how}
         t0 = time.perf_counter()
         row |= agreement(path, recs)
         row["seconds"] = round(time.perf_counter() - t0, 1)
         print(json.dumps(row), flush=True)
-        result["models"].append(row)
+        result["rows"].append(row)
     # after every agreement run: a session without soc_model compiles for the SoC of the process's last session that
     # named one (onnxruntime-qnn 2.7.0), so the SoC compiles come last
-    for path, row in zip(paths, result["models"]):
+    for path, row in zip(paths, result["rows"]):
         if not args.no_compile:
             row["context_compile"] = compile_table(path)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    env = make_envelope("qnn_agreement", command_line("qnn_agreement", argv), model_hashes([*sources, *paths]), result,
+                        date=date)
+    write_result(env, args.out)
     return 0
 
 
