@@ -205,12 +205,12 @@ def _load_sources(model, qat, need_float: bool, need_int8: bool, verbose: bool =
         if qat is None:
             raise ExportError("nothing to export: pass a model (a bundled name, a weights file, a PIPNet or a QATModel)")
     elif isinstance(model, (str, Path)) and _is_bundled_name(model):
-        from .assets import BUNDLED
+        from .assets.registry import CARDS
 
-        if model not in BUNDLED:
-            raise ExportError(f"unknown bundled model {model!r} (--model); choose from: {', '.join(BUNDLED)}, "
+        if model not in CARDS:
+            raise ExportError(f"unknown bundled model {model!r} (--model); choose from: {', '.join(CARDS)}, "
                               "or pass a weights file")
-        bundled = BUNDLED[model]
+        bundled = CARDS[model]
     elif isinstance(model, (str, Path)):
         float_file = model
     elif isinstance(model, QATModel):
@@ -241,15 +241,13 @@ def _load_sources(model, qat, need_float: bool, need_int8: bool, verbose: bool =
     if need_float and not has_float:
         raise ExportError("float targets need the float model: pass --weights FLOAT.safetensors "
                           "(a QAT model only makes INT8 targets)")
-    from .assets import bundled_model_path
-
     if float_model is None and (need_float or (need_int8 and not has_qat)):
-        float_model = load_model(bundled_model_path(f"{bundled.name}-float") if bundled is not None else float_file)
+        float_model = load_model(bundled.path("fp16") if bundled is not None else float_file)
     elif float_model is not None and not need_float and has_qat:
         float_model = None  # INT8 targets only, from the QAT model: the float model takes no part
     if qat_model is None and need_int8 and has_qat:
         import_quietly(INT8_TOOLCHAIN, verbose)  # loading a QAT model imports its quantizer
-        qat_model = QATModel.load(bundled_model_path(f"{bundled.name}-qat") if qat_file is None else qat_file)
+        qat_model = QATModel.load(bundled.path("qat") if qat_file is None else qat_file)
     elif qat_model is not None and not need_int8:
         qat_model = None
 

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", help="float model to distil from (same scheme, map size and num_nb; e.g. the default model); "
                    "with --qat: a float model (usually --init) the fake-quantized student is distilled from; "
                    "with --unlabelled: the model that pseudo-labels the unlabelled faces (any model file or bundled name, "
-                   "default default-float)")
+                   "default default-fp16)")
     p.add_argument("--distill-weight", type=float, default=0.5, help="loss = (1 - w) * ground truth + w * teacher")
     p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning of --init")
     p.add_argument("--qat-scheme", choices=["relu6", "shared"], default="relu6",
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --{name.replace('_', '-')} is a probability in [0, 1], got {getattr(args, name)}", file=sys.stderr)
             return 2
     from .data.augment import AugmentConfig
-    from .training.trainer import TrainConfig, train
+    from .training import TrainConfig, train
 
     cfg = TrainConfig(
         data=args.data, out=args.out, scheme=args.scheme, backbone=args.backbone, pretrained=args.pretrained,

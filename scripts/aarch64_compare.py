@@ -113,12 +113,12 @@ class RecordingBackend(Backend):
 def open_landmarker(model: str, **options: Any) -> tuple[Any, RecordingBackend]:
     """``(landmarker, recorder)``: a Landmarker with ``options`` for a bundled model name or an artifact file,
     over a :class:`RecordingBackend` of the backend ``Landmarker(model)`` opens (the file format's default)."""
-    from pipnet_edge.assets import BUNDLED, bundled_model_path
+    from pipnet_edge.assets import BUNDLED_MODELS, bundled_model_path
     from pipnet_edge.runtime import Landmarker
     from pipnet_edge.runtime.artifact import read_artifact_info
     from pipnet_edge.runtime.backends import open_backend
 
-    path = bundled_model_path(model) if model in BUNDLED else Path(model)
+    path = bundled_model_path(model) if model in BUNDLED_MODELS else Path(model)
     rec = RecordingBackend(open_backend(path, read_artifact_info(path), num_threads=options.get("num_threads")))
     return Landmarker.from_backend(rec, **options), rec
 
@@ -341,10 +341,10 @@ def parse_pair(text: str, option: str, form: str) -> tuple[str, str]:
 
 def parse_model(text: str) -> tuple[str, str]:
     """``--model NAME=PATH``: the name and an existing file (or a bundled name: ``default``, ``lite``)."""
-    from pipnet_edge.assets import BUNDLED  # the bundled full-INT8 TFLite models, loaded by name
+    from pipnet_edge.assets import CARDS  # the bundled full-INT8 TFLite models, loaded by name
 
     name, path = parse_pair(text, "--model", "NAME=PATH (or NAME=default / NAME=lite for a bundled model)")
-    if path not in BUNDLED and not Path(path).is_file():
+    if path not in CARDS and not Path(path).is_file():
         raise SystemExit(f"error: model file {path} does not exist")
     return name, path
 

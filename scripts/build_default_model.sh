@@ -44,7 +44,7 @@ python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-nf/final.safet
 # 4b. the activation ranges re-estimated on 256 training faces as the mean of each face's min / max (NNCF's
 #    estimator) instead of QAT's moving average of batch extremes; point bias measured again. Chosen on the split
 #    (300W validation 3.293 -> 3.253 %, float 3.233 %)
-python -m pipnet_edge.quantization.ranges --qat runs/mbv2-qat/qat.safetensors --data "$DATA/train" \
+python -m pipnet_edge.calibration.activation_ranges --qat runs/mbv2-qat/qat.safetensors --data "$DATA/train" \
     --out runs/mbv2-qat-ranges/qat.safetensors
 # 5. accuracy on the 554 test faces (300W common set), float and QAT
 python -m pipnet_edge.evaluate --model runs/mbv2-nf/final.safetensors --data "$DATA/test" --out runs/eval-float

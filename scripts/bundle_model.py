@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-from pipnet_edge.assets import ASSETS_DIR, BUNDLED, write_manifest
+from pipnet_edge.assets import ASSETS_DIR, CARDS, write_manifest
 from pipnet_edge.models.checkpoint import load_model, save_model
 from pipnet_edge.quantization import QATModel
 
@@ -24,20 +24,21 @@ LICENCE = "trained on 300W (iBUG) images: non-commercial research use only"
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--model", default="default", choices=sorted(BUNDLED), help="which bundled model to replace")
+    p.add_argument("--model", default="default", choices=sorted(CARDS), help="which bundled model to replace")
     p.add_argument("--float", required=True)
     p.add_argument("--qat", required=True)
     p.add_argument("--tflite-int8", required=True)
     args = p.parse_args()
     model = load_model(args.float)
     model.spec.extra["licence"] = LICENCE
-    files = BUNDLED[args.model].files
-    save_model(model, ASSETS_DIR / files[f"{args.model}-float"], dtype=torch.float16)
-    QATModel.load(args.qat).save(ASSETS_DIR / files[f"{args.model}-qat"])
-    shutil.copyfile(args.tflite_int8, ASSETS_DIR / files[args.model])
+    files = CARDS[args.model].files  # role -> file name
+    save_model(model, ASSETS_DIR / files["fp16"], dtype=torch.float16)
+    QATModel.load(args.qat).save(ASSETS_DIR / files["qat"])
+    shutil.copyfile(args.tflite_int8, ASSETS_DIR / files["int8"])
     write_manifest()  # the SHA-256 of every bundled file, checked when a file is first opened
     for name in files.values():
         print(f"{name}: {(ASSETS_DIR / name).stat().st_size / 1e6:.2f} MB")
+    print(f"now measure the figures of CARDS[{args.model!r}] in pipnet_edge/assets/registry.py again (each has its command)")
     return 0
 
 

@@ -120,7 +120,9 @@ def test_bundled_qat_model_re_exports_the_bundled_int8_tflite(tmp_path, name):
 def test_bundled_torch_weights_are_not_runtime_models():
     from pipnet_edge.errors import ModelLoadError
 
-    with pytest.raises(ModelLoadError, match="the runtime loads 'lite'"):
-        Landmarker("lite-float")
+    with pytest.raises(ModelLoadError, match="use 'lite' or 'lite-int8'"):
+        Landmarker("lite-fp16")
+    with pytest.raises(ModelLoadError, match="use 'default' or 'default-int8'"):
+        Landmarker("default-qat")
     with pytest.raises(ModelLoadError, match="unknown|does not exist"):
         Landmarker("medium")

@@ -182,11 +182,11 @@ def test_cli_bad_arguments_fail_before_any_work(tmp_path):
 
 def test_cli_exports_a_bundled_model_by_name(tmp_path):
     """``--model lite`` exports the bundled lite model under its own name; an unknown name is a clear error."""
-    from pipnet_edge.assets import ASSETS_DIR, BUNDLED
+    from pipnet_edge.assets import ASSETS_DIR, CARDS
 
     r = _cli("--target", "onnx", "--model", "tiny", "--data", "none")
     assert r.returncode == 2 and "unknown bundled model 'tiny' (--model)" in r.stderr and "lite" in r.stderr
-    if not (ASSETS_DIR / BUNDLED["lite"].files["lite-float"]).exists():
+    if not (ASSETS_DIR / CARDS["lite"].files["fp16"]).exists():
         pytest.skip("the bundled lite model is not in this checkout")
     r = _cli("--target", "onnx", "--model", "lite", "--data", "none", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr

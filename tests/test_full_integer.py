@@ -14,7 +14,7 @@ pytest.importorskip("onnx")
 
 from tiny import TinyResidualBackbone, tiny_residual_model  # noqa: E402
 
-from pipnet_edge.assets import BUNDLED, bundled_model_path  # noqa: E402
+from pipnet_edge.assets import CARDS, bundled_model_path  # noqa: E402
 from pipnet_edge.calibration import CalibrationSet  # noqa: E402
 from pipnet_edge.converters.full_integer import check_onnx_qdq, check_tflite  # noqa: E402
 from pipnet_edge.errors import ExportError, ModelLoadError  # noqa: E402
@@ -42,7 +42,7 @@ def _float_tensors_and_ops(path):
     return floats, ops
 
 
-@pytest.mark.parametrize("name", sorted(BUNDLED))
+@pytest.mark.parametrize("name", sorted(CARDS))
 def test_bundled_int8_tflite_is_integer_throughout(name):
     path = bundled_model_path(name)
     floats, ops = _float_tensors_and_ops(path)

@@ -83,3 +83,122 @@ def test_the_rule_catches_a_violation():
     assert (2, "pipnet_edge.runtime.training.trainer") in found  # '..' from runtime/backends = pipnet_edge.runtime
     assert (3, "torch") in found and (4, "pipnet_edge.data") in found
     assert _violations(found) == ["line 3: torch", "line 4: pipnet_edge.data"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The whole order of layers. Each unit (a subpackage, or a module at the package root) may import only units of a
+# lower layer: so no import circle between packages, lazy imports included. A new unit must be placed here.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors",),                          # the exceptions
+    ("schemes", "meanface"),              # landmark schemes, mean faces
+    ("spec",),                            # the model spec every artifact carries
+    ("__init__",),                        # the package's face: version, spec, schemes
+    ("assets",),                          # bundled files: the registry of model cards, the manifest
+    ("runtime",),                         # the device side: Landmarker, backends, detectors, decode
+    ("metrics",),                         # NME, FR, AUC
+    ("five_point",),                      # 68 -> 5 points, five-point NME
+    ("data",),                            # annotations, crops, augmentation, datasets, MTFL
+    ("models",),                          # torch networks, checkpoints
+    ("quantization",),                    # the PT2E quantizer, QAT model, the quantized graph
+    ("evaluation",),                      # predictors over any model, the runner, reports
+    ("calibration",),                     # calibration sets, point bias, activation ranges, crop rules
+    ("converters",),                      # one module per export format, the targets table
+    ("training",),                        # the loop, self-training, pseudo-labels
+    ("export", "evaluate", "train", "parity"),  # workflows and their CLIs
+)
+# Code that runs only when a user asks for an old name: a module ``__getattr__`` serving a moved public name, or the
+# ``if __name__ == "__main__":`` block forwarding an old ``python -m`` command. Each is a one-release deprecation
+# shim; it never runs on import, so it cannot close a circle.
+SHIM_SCOPES = ("__getattr__", "__main__")
+
+
+def _unit(path: Path) -> str:
+    rel = path.relative_to(PKG).parts
+    return rel[0].removesuffix(".py") if len(rel) == 1 else rel[0]
+
+
+def _imports_outside_shims(path: Path, source: str | None = None) -> list[tuple[int, str]]:
+    source = path.read_text() if source is None else source
+    tree = ast.parse(source, str(path))
+    shim_lines: set[int] = set()
+    for node in tree.body:
+        is_getattr = isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
+        is_main = isinstance(node, ast.If) and "__name__" in ast.unparse(node.test) and "__main__" in ast.unparse(node.test)
+        if is_getattr or is_main:
+            shim_lines.update(range(node.lineno, node.end_lineno + 1))
+    return [(line, mod) for line, mod in _imports(path, source) if line not in shim_lines]
+
+
+def _layer_of() -> dict[str, int]:
+    return {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
+
+
+def _upward_imports(paths, source: str | None = None) -> list[str]:
+    layer = _layer_of()
+    bad = []
+    for path in paths:
+        u = _unit(path)
+        for line, mod in _imports_outside_shims(path, source):
+            parts = mod.split(".")
+            if parts[0] != "pipnet_edge":
+                continue
+            v = parts[1] if len(parts) > 1 else "__init__"
+            v = "__init__" if v in ("__version__",) else v
+            if v == u:
+                continue
+            if v not in layer:
+                continue  # a name imported from the package root (from pipnet_edge import x) is checked as __init__
+            if layer[v] >= layer[u]:
+                bad.append(f"{path.relative_to(PKG)}:{line} ({u}, layer {layer[u]}) imports {mod} ({v}, layer {layer[v]})")
+    return bad
+
+
+def test_every_unit_has_a_layer():
+    units = {_unit(p) for p in PKG.rglob("*.py")}
+    missing = units - set(_layer_of())
+    assert not missing, f"place these in LAYERS (tests/test_layers.py): {sorted(missing)}"
+
+
+def test_layers_only_import_downwards():
+    """No unit imports its own layer or one above, lazy imports and TYPE_CHECKING blocks included."""
+    bad = _upward_imports(sorted(PKG.rglob("*.py")))
+    assert not bad, "imports against the order of layers:\n" + "\n".join(bad)
+
+
+def test_no_module_circle_inside_training():
+    """The trainer and self-training: self-training drives the trainer, never the other way round (the distributed
+    helpers have their own module)."""
+    training = PKG / "training"
+    edges = {}
+    for path in training.glob("*.py"):
+        mods = {m for _, m in _imports_outside_shims(path) if m.startswith("pipnet_edge.training.")}
+        edges[path.stem] = {m.split(".")[2] for m in mods}
+    assert "self_training" not in edges["trainer"] and "trainer" in edges["self_training"]
+    assert "distributed" in edges["trainer"] and "distributed" in edges["self_training"]
+    for name, deps in edges.items():
+        for dep in deps:
+            assert name not in edges.get(dep, set()), f"training.{name} and training.{dep} import each other"
+
+
+def test_the_layer_rule_catches_an_upward_import():
+    """The checker itself: a lazy upward import is found; the same import in a deprecation shim is not."""
+    probe = PKG / "quantization" / "_layer_probe.py"
+    src = ("def f():\n    from ..calibration import CalibrationSet\n\n\n"
+           "def __getattr__(name):\n    from ..calibration import point_bias\n\n\n"
+           "if __name__ == '__main__':\n    from ..evaluation import open_predictor\n")
+    bad = _upward_imports([probe], src)
+    assert len(bad) == 1 and "quantization/_layer_probe.py:2" in bad[0] and "calibration" in bad[0]
+
+
+def test_old_names_still_work_with_a_warning():
+    """Public names that moved keep working for one release."""
+    import importlib
+
+    with pytest.warns(FutureWarning, match="calibration.activation_ranges"):
+        from pipnet_edge.quantization.ranges import reestimate_checkpoint
+    assert reestimate_checkpoint is importlib.import_module("pipnet_edge.calibration.activation_ranges").reestimate_checkpoint
+    with pytest.warns(FutureWarning, match="pipnet_edge.training.train"):
+        from pipnet_edge.training.trainer import train
+    from pipnet_edge.training import train as new_train
+
+    assert train is new_train

@@ -12,7 +12,7 @@ import pytest
 
 from pipnet_edge.assets import ASSETS_DIR, BUNDLED_MODELS
 
-if not (ASSETS_DIR / BUNDLED_MODELS["default-float"]).exists():
+if not (ASSETS_DIR / BUNDLED_MODELS["default-fp16"]).exists():
     pytest.skip("the bundled model is not in this checkout", allow_module_level=True)
 pytest.importorskip("litert_torch")
 
@@ -49,7 +49,7 @@ def setup(train_dir, tmp_path_factory):
 
     torch.set_num_threads(2)
     records = load_300w_folder(train_dir)[::80][:FACES]
-    float_model = load_model(bundled_model_path("default-float"))
+    float_model = load_model(bundled_model_path("default-fp16"))
     qat = QATModel.load(bundled_model_path("default-qat"))
     out = tmp_path_factory.mktemp("parity")
     artifacts = export(float_model, ["onnx", "openvino", "tflite", "onnx-int8", "openvino-int8"], out, qat=qat, name="default",

@@ -128,7 +128,7 @@ def test_qat_fine_tuning_distils_from_its_float_model(synthetic_faces, tmp_path)
 
     from pipnet_edge.errors import SpecError
     from pipnet_edge.quantization.qat_model import is_qat_file
-    from pipnet_edge.training.trainer import TrainConfig, train
+    from pipnet_edge.training import TrainConfig, train
 
     quick = dict(backbone="mobilenet_v3_small", input_size=64, batch_size=4, progress=False, threads=1, epochs=1, max_steps=1)
     float_path = train(TrainConfig(data=str(synthetic_faces), out=str(tmp_path / "f"), **quick))
@@ -181,11 +181,22 @@ def test_activation_ranges_reestimated_as_the_mean_of_per_face_extremes(tmp_path
 
 
 def test_range_estimation_refuses_float_checkpoints(tmp_path, capsys):
-    """``python -m pipnet_edge.quantization.ranges`` on a float model: a message naming the problem, exit code 2."""
+    """``python -m pipnet_edge.calibration.activation_ranges`` on a float model: a message naming the problem, exit 2."""
     from pipnet_edge.models.checkpoint import save_model
-    from pipnet_edge.quantization.ranges import main
+    from pipnet_edge.calibration.activation_ranges import main
 
     path = save_model(_float_model(), tmp_path / "float.safetensors")
     assert main(["--qat", str(path), "--data", str(tmp_path), "--out", str(tmp_path / "out.safetensors")]) == 2
     assert "is not a QAT checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_the_old_ranges_command_is_forwarded():
+    """``python -m pipnet_edge.quantization.ranges`` (moved up to the calibration layer) still runs, with a note."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "pipnet_edge.quantization.ranges", "--help"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "pipnet_edge.calibration.activation_ranges" in r.stderr
+    assert "usage: python -m pipnet_edge.calibration.activation_ranges" in r.stdout

@@ -11,7 +11,7 @@ from conftest import SHARED, make_synthetic_faces, require
 from pipnet_edge.data.annotations import FaceRecord
 from pipnet_edge.errors import DataError, SpecError
 from pipnet_edge.training.curriculum import difficulty_order, round_shares, select_faces
-from pipnet_edge.training.trainer import TrainConfig, train
+from pipnet_edge.training import TrainConfig, train
 
 MTFL_LIST = SHARED / "data" / "mtfl" / "train_5pt.txt"
 SMALL = {"backbone": "mobilenet_v3_small", "input_size": 64, "batch_size": 4, "progress": False, "threads": 1}
@@ -161,7 +161,7 @@ def test_train_unlabelled_cli_smoke_on_mtfl_both_model_families(tmp_path):
                    "--lowres-prob", "0.5", *(["--unlabelled-separate-pass"] if name == "default" else [])])
         assert rc == 0 and (out / "final.safetensors").is_file()
         rounds = json.loads((out / "rounds.json").read_text())
-        assert rounds[0]["teacher"] == "default-float" and rounds[0]["faces"] == 8 and rounds[0]["share"] == 1.0
+        assert rounds[0]["teacher"] == "default-fp16" and rounds[0]["faces"] == 8 and rounds[0]["share"] == 1.0
         # the cache was made once, by the default model, and its points lie on the 80-px faces
         cache = np.load(out / "round1" / "pseudo_labels.npz")
         assert cache["points"].shape == (8, 68, 2) and 0 < float(np.median(cache["points"])) < 80

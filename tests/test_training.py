@@ -13,7 +13,7 @@ import torch
 from pipnet_edge import ModelSpec
 from pipnet_edge.data.annotations import load_300w_folder
 from pipnet_edge.models.checkpoint import load_model, load_training_state, read_spec
-from pipnet_edge.training.trainer import TrainConfig, train
+from pipnet_edge.training import TrainConfig, train
 
 SMALL = dict(backbone="mobilenet_v3_small", input_size=64, batch_size=4, progress=False, threads=1)
 
@@ -90,11 +90,11 @@ def test_train_cli_errors_are_clear(tmp_path):
 
 
 def test_train_cli_passes_augmentation_changes_only(monkeypatch, tmp_path):
-    import pipnet_edge.training.trainer as trainer
+    import pipnet_edge.training as training
     from pipnet_edge.train import main
 
     seen = []
-    monkeypatch.setattr(trainer, "train", lambda cfg: seen.append(cfg) or tmp_path / "final.safetensors")
+    monkeypatch.setattr(training, "train", lambda cfg: seen.append(cfg) or tmp_path / "final.safetensors")
     main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--flip-prob", "0", "--no-point-bias"])
     main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--lowres-prob", "0.5"])
     assert seen[0].augment == {"flip_prob": 0.0} and seen[0].point_bias is False

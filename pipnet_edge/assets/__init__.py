@@ -16,22 +16,38 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelLoadError
 
-__all__ = ["ASSETS_DIR", "BundledModel", "BUNDLED", "BUNDLED_MODELS", "bundled_model_path", "verify_asset", "write_manifest",
-           "MANIFEST", "MODEL_SUFFIXES"]
+__all__ = ["ASSETS_DIR", "CARDS", "ModelCard", "ResolvedModel", "get_card", "model_names", "resolve_model",
+           "BUNDLED_MODELS", "bundled_model_path", "verify_asset", "write_manifest", "MANIFEST", "MODEL_SUFFIXES"]
 
 ASSETS_DIR = Path(__file__).resolve().parent
 MANIFEST = ASSETS_DIR / "SHA256SUMS"
 MODEL_SUFFIXES = (".tflite", ".onnx", ".safetensors")  # the files the manifest covers
 
 
+from .registry import CARDS, ModelCard, ResolvedModel, bundled_files, get_card, model_names, resolve_model
+
+
+def bundled_model_path(name: str = "default") -> Path:
+    """Path of a bundled file by name (see :func:`~pipnet_edge.assets.registry.model_names`); a clear error when the
+    name is unknown or the file is missing or corrupted."""
+    if not isinstance(name, str) or name not in BUNDLED_MODELS:
+        raise ModelLoadError(f"unknown bundled model {name!r}; bundled: {', '.join(model_names())}")
+    return resolve_model(name).path
+
+
+# every bundled file by name ("default", "default-int8", "default-fp16", "default-qat", "lite", ...), old names included
+BUNDLED_MODELS = bundled_files()
+
+
 @dataclass(frozen=True)
 class BundledModel:
-    """One shipped model: its name, file stem and what it is for."""
+    """Deprecated: use :class:`~pipnet_edge.assets.registry.ModelCard` (``get_card(name)``)."""
 
     name: str
     stem: str
@@ -39,32 +55,16 @@ class BundledModel:
 
     @property
     def files(self) -> dict[str, str]:
-        """``{"<name>": int8 tflite, "<name>-float": fp16 weights, "<name>-qat": QAT model}``."""
-        return {
-            self.name: f"{self.stem}_int8.tflite",
-            f"{self.name}-float": f"{self.stem}_fp16.safetensors",
-            f"{self.name}-qat": f"{self.stem}_qat.safetensors",
-        }
+        return {self.name: f"{self.stem}_int8.tflite", f"{self.name}-float": f"{self.stem}_fp16.safetensors",
+                f"{self.name}-qat": f"{self.stem}_qat.safetensors"}
 
 
-BUNDLED = {
-    "default": BundledModel("default", "pipnet_mbv2_300w68", "MobileNetV2-PIPNet-68, 256x256 input, stride 32: the accurate one"),
-    "lite": BundledModel("lite", "pipnet_lite_300w68",
-                         "MobileNetV2 cut at stride 16 with a 512-channel projection, 112x112 input, num_nb 5: the fast one"),
-}
-
-# every bundled file by name ("default", "default-float", "default-qat", "lite", ...)
-BUNDLED_MODELS = {key: file for model in BUNDLED.values() for key, file in model.files.items()}
-
-
-def bundled_model_path(name: str = "default") -> Path:
-    """Path of a bundled file by name; a clear error when the name is unknown or the file is missing."""
-    if name not in BUNDLED_MODELS:
-        raise ModelLoadError(f"unknown bundled model {name!r}; bundled: {', '.join(BUNDLED_MODELS)}")
-    path = ASSETS_DIR / BUNDLED_MODELS[name]
-    if not path.is_file():
-        raise ModelLoadError(f"bundled model {name!r} ({path.name}) is missing from this installation")
-    return verify_asset(path)
+def __getattr__(name: str):
+    if name == "BUNDLED":  # the old table of families; one release of grace
+        warnings.warn("pipnet_edge.assets.BUNDLED is deprecated; use pipnet_edge.assets.CARDS (model cards) or "
+                      "get_card(name)", FutureWarning, stacklevel=2)
+        return {c.name: BundledModel(c.name, c.files["int8"].removesuffix("_int8.tflite"), c.title) for c in CARDS.values()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _sha256(path: Path) -> str:

@@ -67,13 +67,9 @@ def open_predictor(model: str | Path, backend: str = "auto", num_threads: int | 
     Raises:
         ModelLoadError: a missing file or an unknown model type.
     """
-    from ..assets import BUNDLED_MODELS, bundled_model_path
+    from ..assets.registry import resolve_model
 
-    if isinstance(model, str) and model in BUNDLED_MODELS:
-        model = bundled_model_path(model)
-    path = Path(model)
-    if not path.exists():
-        raise ModelLoadError(f"model {path} does not exist")
+    path = resolve_model(model).path
     if path.suffix.lower() in ARTIFACT_SUFFIXES:
         return Landmarker(path, backend=backend, num_threads=num_threads, detector=None, use_nrm=use_nrm,
                           backend_options=opts or None)

@@ -2,15 +2,17 @@
 
 From a QAT model it is the PT2E conversion of that model (its learned weights and ranges);
 from a float model it is post-training quantization with the same quantizer, calibrated on a
-:class:`~pipnet_edge.calibration.CalibrationSet`. TFLite, ONNX (QDQ) and OpenVINO INT8 are
+:class:`~pipnet_edge.calibration.CalibrationSet` (any :class:`CalibrationBatches`). TFLite, ONNX (QDQ) and OpenVINO INT8 are
 all converted from this graph, so the three share one set of scales.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import Protocol
 
+import numpy as np
 import torch
 
 from ..errors import ExportError
@@ -18,12 +20,21 @@ from ..models.pipnet import PIPNet
 from .qat_model import QATModel
 from .quantizer import DEFAULT_SCHEME, capture, make_quantizer
 
-if TYPE_CHECKING:
-    from ..calibration import CalibrationSet
 
-__all__ = ["QuantizedGraph", "quantize_model"]
+__all__ = ["CalibrationBatches", "QuantizedGraph", "quantize_model"]
 
 log = logging.getLogger("pipnet_edge.export")
+
+
+class CalibrationBatches(Protocol):
+    """What post-training quantization reads (a :class:`~pipnet_edge.calibration.CalibrationSet`, which lives a layer
+    above): face crops in batches, and where they came from."""
+
+    info: dict
+
+    def __len__(self) -> int: ...
+
+    def batches(self, batch_size: int) -> Iterator[np.ndarray]: ...
 
 
 class QuantizedGraph:
@@ -33,7 +44,7 @@ class QuantizedGraph:
         self.graph, self.quantizer, self.spec, self.info = graph, quantizer, spec, info
 
 
-def quantize_model(source, calib: "CalibrationSet | None") -> QuantizedGraph:
+def quantize_model(source, calib: CalibrationBatches | None) -> QuantizedGraph:
     """``source``: a :class:`~pipnet_edge.quantization.QATModel` or a float :class:`PIPNet`."""
     from torchao.quantization.pt2e import move_exported_model_to_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e

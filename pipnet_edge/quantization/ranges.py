@@ -5,29 +5,25 @@ QAT leaves each activation quantizer with the moving average of per-batch min / 
 the mean over single faces of their own min / max (NNCF's default estimator for activations) gives tighter ranges,
 finer steps where most values lie, and clips the rare extremes. The weights and the weights' quantizers are left as
 they are; every INT8 artifact made from the result reads the new ranges. Measured on the default model's
-validation split (README, "default"): 300W validation NME 3.293 -> 3.253 %, its float model 3.233 %.
+validation split (docs/models.md, `default`; docs/experiments/2026-12-01-default-recipe): 300W validation NME
+3.293 -> 3.253 %, its float model 3.233 %.
 
-    python -m pipnet_edge.quantization.ranges --qat runs/mbv2-qat/qat.safetensors --data ../shared/data/300w/train \\
-        --out runs/mbv2-qat-ranges/qat.safetensors
-
-The faces are training faces (never the test set); the point bias is measured again on all of ``--data`` afterwards,
-as training does, since the outputs moved.
+The command that applies it to a QAT checkpoint (and measures the point bias again) is
+``python -m pipnet_edge.calibration.activation_ranges``.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import sys
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable
 
 import numpy as np
 
-from ..errors import DataError, PipnetEdgeError
+from ..errors import DataError
 
-__all__ = ["QUANTIZER_GROUPS", "quantizer_groups", "reestimate_activation_ranges", "reestimate_checkpoint"]
+__all__ = ["QUANTIZER_GROUPS", "quantizer_groups", "reestimate_activation_ranges"]
 
 log = logging.getLogger(__name__)
 
@@ -105,63 +101,22 @@ def reestimate_activation_ranges(model, crops: Iterable[np.ndarray]) -> int:
     return len(fqs)
 
 
-def _require_qat(path: str | Path) -> None:
-    from .qat_model import is_qat_file
+def __getattr__(name: str):
+    # deprecation shim (one release): the checkpoint workflow moved up to the calibration layer
+    if name == "reestimate_checkpoint":
+        import warnings
 
-    if not is_qat_file(path):
-        raise DataError(f"{path} is not a QAT checkpoint (train one with --qat); float models have no ranges to estimate")
+        warnings.warn("pipnet_edge.quantization.ranges.reestimate_checkpoint moved to "
+                      "pipnet_edge.calibration.activation_ranges.reestimate_checkpoint", FutureWarning, stacklevel=2)
+        from ..calibration.activation_ranges import reestimate_checkpoint
 
-
-def reestimate_checkpoint(qat: str | Path, records: Sequence, out: str | Path, count: int = 256, seed: int = 0,
-                          data: str = "") -> int:
-    """Re-estimate the activation ranges of a QAT checkpoint on ``count`` of ``records`` (seeded), measure its point
-    bias again on all of them and write the result to ``out``; returns the number of faces the ranges saw."""
-    from ..calibration.point_bias import measure_point_bias, with_point_bias
-    from ..evaluation.predictors import torch_predictor
-    from ..evaluation.runner import read_face_crops
-    from .qat_model import QATModel
-
-    _require_qat(qat)
-    if not records:
-        raise DataError("no labelled faces given")
-    if count < 1:
-        raise DataError(f"--count must be at least 1, got {count}")
-    model = QATModel.load(qat)
-    rng = np.random.default_rng(seed)
-    pick = [records[i] for i in sorted(rng.choice(len(records), min(count, len(records)), replace=False))]
-    crops, _ = read_face_crops(pick, model.spec)
-    n = reestimate_activation_ranges(model, crops)
-    log.info("activation ranges of %d quantizers re-estimated on %d faces", n, len(pick))
-    model.spec = model.spec.replace(point_bias=None)
-    bias = measure_point_bias(torch_predictor(model, "point bias"), records, progress=True)
-    model.spec = with_point_bias(model.spec, bias, len(records), data)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
-    return len(pick)
+        return reestimate_checkpoint
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pipnet_edge.quantization.ranges", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--qat", required=True, help="QAT .safetensors checkpoint")
-    p.add_argument("--data", required=True, help="labelled training faces (never the test set)")
-    p.add_argument("--out", required=True, help="the QAT checkpoint with the new ranges and point bias")
-    p.add_argument("--count", type=int, default=256, help="faces the ranges are estimated on (default 256)")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        from ..data.annotations import load_faces
+if __name__ == "__main__":  # the old command, forwarded for one release
+    print("note: `python -m pipnet_edge.quantization.ranges` is now `python -m pipnet_edge.calibration.activation_ranges`",
+          file=sys.stderr)
+    from ..calibration.activation_ranges import main
 
-        _require_qat(args.qat)  # before reading any face
-        records = load_faces(args.data)
-        n = reestimate_checkpoint(args.qat, records, args.out, args.count, args.seed, args.data)
-    except PipnetEdgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"activation ranges of {args.qat} re-estimated on {n} faces, point bias on {len(records)}; written to {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

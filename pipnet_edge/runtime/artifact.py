@@ -445,25 +445,15 @@ def resolve_runtime_model(model) -> Path | ModelContent:
 
     Raises:
         InputError: a ``model`` of the wrong type.
-        ModelLoadError: a file that does not exist, or a bundled name of torch weights (``"default-float"``, ...).
+        ModelLoadError: a file that does not exist, or a bundled name of torch weights (``"default-fp16"``, ...).
     """
     import os
 
-    from ..assets import BUNDLED_MODELS, bundled_model_path
+    from ..assets.registry import resolve_model
     from ..errors import InputError
 
     if is_model_content(model) or isinstance(model, tuple):
         return as_model_content(model)
     if model is not None and not isinstance(model, (str, os.PathLike)):
         raise InputError(f"model must be a path, a bundled model name, the model's bytes or None; got {type(model).__name__}")
-    if model is None:
-        return bundled_model_path("default")
-    if isinstance(model, str) and model in BUNDLED_MODELS:
-        if model.endswith(("-float", "-qat")):
-            runtime_name = model.rsplit("-", 1)[0]
-            raise ModelLoadError(f"bundled {model!r} holds torch weights for export; the runtime loads {runtime_name!r}")
-        return bundled_model_path(model)
-    path = Path(model)
-    if not path.exists():
-        raise ModelLoadError(f"model file {path} does not exist (bundled models: {', '.join(BUNDLED_MODELS)})")
-    return path
+    return resolve_model(model, roles=("int8",)).path

@@ -103,10 +103,10 @@ def cached_pseudo_labels(teacher: str, records: Sequence[FaceRecord], keys: Sequ
     The cache is keyed by the teacher file (path, size, modification time) and the face keys, so
     a resumed round reuses it and a changed teacher or face list recomputes it.
     """
-    from ..assets import BUNDLED_MODELS, bundled_model_path
+    from ..assets.registry import resolve_model
     from ..evaluation import open_predictor
 
-    teacher_path = str(bundled_model_path(teacher)) if teacher in BUNDLED_MODELS else str(teacher)
+    teacher_path = str(resolve_model(teacher).path)
     cache_key = hashlib.sha256(json.dumps({"teacher": _file_id(teacher_path), "keys": list(keys)}).encode()).hexdigest()
     hit = PseudoLabels.load(cache, cache_key)
     if hit is not None:

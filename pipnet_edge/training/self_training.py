@@ -4,7 +4,7 @@
 
 1. the teacher labels every unlabelled training face once, unaugmented, on the crop a labelled face
    gets (cached in ``OUT/round<k>/pseudo_labels.npz``, with its confidences). Round 1's teacher is
-   ``--teacher`` (default: the bundled default model's float weights, ``default-float``); later
+   ``--teacher`` (default: the bundled default model's float weights, ``default-fp16``); later
    rounds' teacher is the previous round's student, or the first teacher again with ``--fixed-teacher``;
 2. the curriculum (:mod:`pipnet_edge.training.curriculum`) picks the round's faces: ``none`` all of
    them, ``stc`` the most confident share, growing from ``--curriculum-start`` to 1.0 over the rounds
@@ -41,13 +41,14 @@ from ..data.annotations import FaceRecord
 from ..errors import DataError, SpecError
 from .curriculum import CONFIDENCES, CURRICULA, round_shares, select_faces
 from .pseudo_labels import cached_pseudo_labels
-from .trainer import TrainConfig, UnlabelledFaces, _is_main, _pick_device, _setup_distributed, fit, split_validation
+from .distributed import is_main, pick_device, setup_distributed
+from .trainer import TrainConfig, UnlabelledFaces, fit, split_validation
 
 __all__ = ["DEFAULT_TEACHER", "ROUND_INITS", "round_config", "self_train"]
 
 log = logging.getLogger("pipnet_edge.train")
 
-DEFAULT_TEACHER = "default-float"
+DEFAULT_TEACHER = "default-fp16"
 ROUND_INITS = ("fresh", "previous")
 
 
@@ -111,7 +112,7 @@ def self_train(cfg: TrainConfig) -> Path:
 
     _check(cfg)
     out = Path(cfg.out)
-    device = _pick_device(cfg.device)
+    device = pick_device(cfg.device)
     if cfg.threads:
         import torch
 
@@ -126,7 +127,7 @@ def self_train(cfg: TrainConfig) -> Path:
     keys = [face_key(r) for r in pool]
     shares = round_shares(cfg.curriculum, cfg.rounds, cfg.curriculum_start)
     num_points = _num_points(cfg)
-    if _is_main():
+    if is_main():
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
         if check is not None:
@@ -146,7 +147,7 @@ def self_train(cfg: TrainConfig) -> Path:
             log.info("round %d/%d finished earlier (%s): reusing it", k + 1, cfg.rounds, rdir / "final.safetensors")
         else:
             t0 = time.time()
-            rank, world = _setup_distributed(device)
+            rank, world = setup_distributed(device)
             labels = None
             if rank == 0:
                 labels = cached_pseudo_labels(teacher, pool, keys, rdir / "pseudo_labels.npz", num_points, device=device,
@@ -159,7 +160,7 @@ def self_train(cfg: TrainConfig) -> Path:
             index = (select_faces(labels.peak, labels.spread, shares[k], cfg.confidence) if cfg.curriculum == "stc"
                      else np.arange(len(pool)))
             records = [FaceRecord(pool[i].image_path, labels.points[i], pool[i].box) for i in index]
-            if _is_main():
+            if is_main():
                 (rdir / "selected_faces.txt").write_text(
                     "".join(f"{keys[i]} {labels.peak[i]:.4f} {labels.spread[i]:.5f}\n" for i in index))
             log.info("round %d/%d: teacher %s, %d of %d faces (share %.2f, %s confidence), mean peak %.3f, NRM spread %.4f",
@@ -176,7 +177,7 @@ def self_train(cfg: TrainConfig) -> Path:
                 **{k2: v for k2, v in _last_history(rdir).items() if k2.startswith("val")},
             }
             summary = [r for r in summary if r["round"] != k + 1] + [done]
-            if _is_main():
+            if is_main():
                 summary_path.write_text(json.dumps(summary, indent=2))
             log.info("round %d/%d done: %s", k + 1, cfg.rounds, json.dumps(done))
         final = rdir / "final.safetensors"
@@ -184,7 +185,7 @@ def self_train(cfg: TrainConfig) -> Path:
             teacher = str(final)
     assert final is not None
     result = out / "final.safetensors"
-    if _is_main():
+    if is_main():
         shutil.copyfile(final, result)
         log.info("saved %s (round %d's student)", result, cfg.rounds)
     return result

@@ -1,6 +1,6 @@
 """The PIPNet training loop: float training and QAT fine-tuning, single process or DDP.
 
-With ``unlabelled`` set, :func:`train` runs self-training (:mod:`pipnet_edge.training.self_training`):
+With ``unlabelled`` set, :func:`pipnet_edge.training.train` runs self-training (:mod:`pipnet_edge.training.self_training`):
 rounds of this loop in which every step also takes a batch of pseudo-labelled faces.
 """
 
@@ -27,6 +27,7 @@ from ..metrics import summarize
 from ..models import create_model, load_imagenet_backbone
 from ..models.checkpoint import load_training_state, save_model, save_training_state
 from ..spec import CropRule, ModelSpec
+from .distributed import is_main, pick_device, setup_distributed
 from .loss import distill_loss, neighbor_slot_map, pipnet_loss
 from ..models.normalization import normalize_batch
 
@@ -99,28 +100,6 @@ class UnlabelledFaces:
 
     records: list[FaceRecord]
     check: list[FaceRecord] | None = None
-
-
-def _is_main() -> bool:
-    return not dist.is_initialized() or dist.get_rank() == 0
-
-
-def _setup_distributed(device: torch.device) -> tuple[int, int]:
-    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1 and not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
-    if dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            local = int(os.environ.get("LOCAL_RANK", 0))
-            return torch.device(f"cuda:{local}")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 def _measure_point_bias(cfg: TrainConfig, model, records: list[FaceRecord], val_records: list[FaceRecord] | None) -> None:
@@ -211,18 +190,6 @@ def _lr_at(cfg: TrainConfig, epoch: int) -> float:
     return cfg.lr * cfg.lr_gamma ** sum(epoch >= s for s in cfg.lr_steps)
 
 
-def train(cfg: TrainConfig) -> Path:
-    """Run training; returns the path of the final model file (``final``/``qat`` safetensors).
-
-    With ``cfg.unlabelled``: self-training rounds (:func:`~pipnet_edge.training.self_training.self_train`).
-    """
-    if cfg.unlabelled:
-        from .self_training import self_train
-
-        return self_train(cfg)
-    return fit(cfg)
-
-
 def _cycle(loader: DataLoader, dataset: FaceDataset, sampler):
     """Batches of ``loader`` forever; each pass re-draws the order and the augmentation."""
     passes = 0
@@ -238,15 +205,15 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
     """One training run (one self-training round when ``unlabelled`` is given); returns the final model file."""
     if cfg.val_fraction and cfg.val_data:
         raise DataError("give either val_data (a labelled folder) or val_fraction (a hold-out of data), not both")
-    device = _pick_device(cfg.device)
-    rank, world = _setup_distributed(device)
+    device = pick_device(cfg.device)
+    rank, world = setup_distributed(device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed + rank)
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     out = Path(cfg.out)
-    if _is_main():
+    if is_main():
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
 
@@ -254,7 +221,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
     val_records: list[FaceRecord] | None = None
     if cfg.val_fraction:
         records, val_records = split_validation(records, cfg.val_fraction, cfg.seed)
-        if _is_main():
+        if is_main():
             (out / "validation_faces.txt").write_text("".join(f"{r.image_path}\n" for r in val_records))
             log.info("holding out %d of %d faces for validation (list in %s)", len(val_records),
                      len(records) + len(val_records), out / "validation_faces.txt")
@@ -347,7 +314,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
     if cfg.val_data:
         val_records = load_faces(cfg.val_data)
     check_records = unlabelled.check if unlabelled is not None else None
-    if not _is_main():
+    if not is_main():
         val_records = check_records = None
 
     log.info(
@@ -371,7 +338,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
             train_model.train()
         it = loader
         bar = None
-        if cfg.progress and _is_main():
+        if cfg.progress and is_main():
             from tqdm import tqdm
 
             bar = it = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", dynamic_ncols=True, mininterval=2.0)
@@ -452,7 +419,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
             check = predict_faces(torch_predictor(model, "validation"), check_records)
             record["val_5pt_nme"] = round(five_point_summary(check.points, check.truth).nme, 4)
         history.append(record)
-        if _is_main():
+        if is_main():
             log.info("epoch %d/%d: %s", epoch + 1, cfg.epochs, json.dumps(record))
             with open(out / "history.jsonl", "a") as fh:
                 fh.write(json.dumps(record) + "\n")
@@ -468,7 +435,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
             )
         if cfg.max_steps and step >= cfg.max_steps:
             break
-    if _is_main():
+    if is_main():
         if cfg.point_bias:
             _measure_point_bias(cfg, model, records, val_records)
         if cfg.qat:
@@ -480,3 +447,15 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
         dist.barrier()
         dist.destroy_process_group()
     return final
+
+
+def __getattr__(name: str):
+    # deprecation shim (one release): train() dispatches to self-training, a layer above this module
+    if name == "train":
+        import warnings
+
+        warnings.warn("pipnet_edge.training.trainer.train moved to pipnet_edge.training.train", FutureWarning, stacklevel=2)
+        from . import train
+
+        return train
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
