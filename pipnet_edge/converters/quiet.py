@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 
 from ..runtime.backends.quiet import capture_stderr_fd
 
-__all__ = ["NOISY_LOGGERS", "quiet", "import_quietly"]
+__all__ = ["NOISY_LOGGERS", "import_quietly", "quiet"]
 
 # loggers of the toolchains (children inherit the level); raised to ERROR while quiet
 NOISY_LOGGERS = (

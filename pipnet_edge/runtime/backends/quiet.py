@@ -25,7 +25,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 
-__all__ = ["VERBOSE_ENV", "verbose_requested", "capture_stderr_fd", "quiet_native", "is_native_info"]
+__all__ = ["VERBOSE_ENV", "capture_stderr_fd", "is_native_info", "quiet_native", "verbose_requested"]
 
 log = logging.getLogger("pipnet_edge.runtime")
 
