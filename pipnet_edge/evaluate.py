@@ -72,10 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.time()
         preds = predict_faces(predictor, records, progress=True)
         seconds = time.time() - t0
+        by_pose = None
         if args.five_point:
-            from .five_point import five_from_68, five_point_summary
+            from .five_point import five_from_68, five_point_by_pose, five_point_summary
 
             s = five_point_summary(preds.points, preds.truth)
+            by_pose = five_point_by_pose(preds.points, preds.truth)
             preds.points = five_from_68(preds.points).astype("float32")  # the overlay draws the five points
         else:
             s = summarize(preds.points, preds.truth, predictor.spec.scheme)
@@ -91,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     what = "5-point NME (eye centres)" if args.five_point else "NME"
     print(f"{predictor.name}: {what} {s.nme:.3f} %  FR@0.1 {s.failure_rate:.2f} %  AUC@0.1 {s.auc:.4f}  "
           f"({s.faces} faces, {seconds:.1f} s)")
+    if by_pose is not None:
+        summary["by_pose"] = [{"pose_proxy": label, "faces": b.faces if b else 0,
+                               "nme_percent": round(b.nme, 4) if b else None,
+                               "failure_rate_percent": round(b.failure_rate, 3) if b else None} for label, b in by_pose]
+        print("by pose (|nose offset from the eyes' midpoint| / inter-ocular distance, of the labelled points):")
+        print(f"  {'pose proxy':<11} {'faces':>6} {'NME %':>7} {'FR@0.1 %':>9}")
+        for label, b in by_pose:
+            print(f"  {label:<11} {b.faces if b else 0:>6} " + (f"{b.nme:>7.3f} {b.failure_rate:>9.2f}" if b else f"{'-':>7} {'-':>9}"))
     if args.out:
         from .evaluation.plots import overlay_grid, per_landmark_chart
 

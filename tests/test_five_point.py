@@ -204,3 +204,49 @@ def test_lowres_augmentation_is_off_by_default_and_blurs_when_on():
     out = photometric(img, AugmentConfig(lowres_prob=1.0, lowres_side=(32, 32), **quiet), np.random.default_rng(2))
     assert out.shape == img.shape and out.dtype == np.uint8
     assert np.abs(np.diff(out.astype(float), axis=1)).mean() < 0.5 * np.abs(np.diff(img.astype(float), axis=1)).mean()
+
+
+def _face(nose_x: float = 0.0) -> np.ndarray:
+    """Five points of a synthetic face, eyes 1 apart; the nose tip ``nose_x`` inter-ocular distances off-centre."""
+    return np.array([[-0.5, 0.0], [0.5, 0.0], [nose_x, 0.45], [-0.35, 0.8], [0.35, 0.8]])
+
+
+def test_pose_proxy_is_the_nose_offset_in_inter_ocular_distances():
+    from pipnet_edge.five_point import pose_proxy
+
+    assert pose_proxy(_face(0.0)) == pytest.approx(0.0)
+    assert pose_proxy(_face(0.3)) == pytest.approx(0.3)
+    assert pose_proxy(_face(-0.3)) == pytest.approx(0.3)  # either way
+    with pytest.raises(InputError, match="five-point"):
+        pose_proxy(np.zeros((68, 2)))
+    with pytest.raises(InputError, match="same place"):
+        pose_proxy(np.zeros((5, 2)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pose_proxy_ignores_where_how_big_and_how_tilted_a_face_is(seed):
+    from pipnet_edge.five_point import pose_proxy
+
+    rng = np.random.default_rng(seed)
+    face = _face(rng.uniform(-0.6, 0.6))
+    a = rng.uniform(-np.pi, np.pi)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    moved = face @ rot.T * rng.uniform(10, 300) + rng.uniform(-500, 500, 2)
+    mirrored = face * [-1, 1]
+    assert pose_proxy(moved) == pytest.approx(pose_proxy(face)) == pytest.approx(pose_proxy(mirrored))
+
+
+def test_five_point_by_pose_bins_the_labelled_faces():
+    """Faces go to bins by the proxy of their *labels*; each bin's NME is the five-point NME of its faces."""
+    from pipnet_edge.five_point import five_point_by_pose
+
+    truth = np.stack([_face(x) for x in (0.0, 0.05, 0.15, 0.3, 0.5, 0.6)]) * 40 + 100
+    pred = truth.copy()
+    pred[-1] += [2.0, 0.0]  # the most turned face is 2 px off: 5 % of its 40-px eye distance
+    rows = dict(five_point_by_pose(pred, truth))
+    assert [k for k in rows] == ["< 0.10", "0.10-0.20", "0.20-0.35", ">= 0.35", "all"]
+    assert [rows[k].faces for k in rows] == [2, 1, 1, 2, 6]
+    assert rows["< 0.10"].nme == pytest.approx(0.0) and rows[">= 0.35"].nme == pytest.approx(2.5)
+    assert rows["all"].nme == pytest.approx(5.0 / 6)
+    empty = dict(five_point_by_pose(truth[:2], truth[:2]))
+    assert empty[">= 0.35"] is None and empty["all"].faces == 2

@@ -179,6 +179,9 @@ def test_evaluate_five_point_cli(tmp_path, capsys):
                  ]) == 0
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["five_point"] and summary["faces"] == 8 and len(summary["per_landmark_percent"]) == 5
+    by_pose = {row["pose_proxy"]: row for row in summary["by_pose"]}  # the table by pose proxy, printed and saved
+    assert list(by_pose)[-1] == "all" and by_pose["all"]["faces"] == 8 == sum(r["faces"] for r in summary["by_pose"][:-1])
+    assert "by pose" in capsys.readouterr().out
     if MTFL_LIST.is_file():  # the bundled lite model on 100 held-out real faces
         args = ["--model", "lite", "--five-point", str(MTFL_LIST), "--limit", "100", "--json", str(tmp_path / "l.json")]
         assert main(args) == 0
