@@ -86,9 +86,7 @@ class ModelCard:
             raise ModelLoadError(f"model {self.name!r} has no {role!r} file; it has: {', '.join(self.files)}")
         path = ASSETS_DIR / self.files[role]
         if not path.is_file():
-            raise ModelLoadError(
-                f"bundled {self.name}-{role} ({path.name}) is not in this installation (a device install carries the "
-                f"INT8 file only; the float and QAT weights come with a training install, see the README)")
+            raise ModelLoadError(_missing_file_message(f"{self.name}-{role}", path, role))
         return verify_asset(path)
 
     def sha256(self, role: str = "int8") -> str:
@@ -104,6 +102,16 @@ class ModelCard:
         raise KeyError(f"model {self.name!r} has no figure {metric!r}")
 
 
+def _missing_file_message(name: str, path: Path, role: str) -> str:
+    """Why a bundled file is absent: the wheel (a device install) leaves out the float and QAT weights on purpose."""
+    if role == "int8":
+        return f"bundled {name} ({path}) is missing from this installation; reinstall pipnet-edge"
+    return (f"bundled {name} ({path.name}) is not in this installation: the pipnet-edge wheel (a device install) "
+            f"carries the INT8 models only. The float and QAT weights come with a training install, an editable install "
+            f"of the git checkout (scripts/setup.sh, or pip install -e '.[train]' in the checkout or the unpacked sdist), "
+            f"which reads them from its pipnet_edge/assets/ folder; no download")
+
+
 def _figures(name: str, int8: float, fp16: float, mtfl_int8: float, mtfl_fp16: float, ms: float) -> tuple[Figure, ...]:
     ev = f"python -m pipnet_edge.evaluate --model {name}"
     return (
@@ -113,7 +121,7 @@ def _figures(name: str, int8: float, fp16: float, mtfl_int8: float, mtfl_fp16: f
                f"{ev} --five-point {_MTFL_5PT}"),
         Figure("NME % float, in the wild", mtfl_fp16, "1,000 held-out MTFL faces", f"{ev}-fp16 --five-point {_MTFL_5PT}"),
         Figure("ms / face INT8, 1 thread", ms, "the model call on ai-edge-litert (XNNPACK), 2-core x86 VM, median of 200",
-               "python -m benchmarks.artifacts --data ../shared/data/300w/test",
+               "python -m benchmarks artifacts --data ../shared/data/300w/test",
                note="measured before the residual Adds became integer; the same within run-to-run spread after "
                     "(docs/benchmarks.md)"),
     )
@@ -152,7 +160,7 @@ CARDS: dict[str, ModelCard] = {
 }
 
 # where ModelCard.macs comes from
-MACS_COMMAND = "python -m benchmarks.vela_matrix  (Vela's nn_macs of each INT8 file)"
+MACS_COMMAND = "python -m benchmarks vela_matrix  (Vela's nn_macs of each INT8 file)"
 
 
 def model_names(include_deprecated: bool = False) -> list[str]:
