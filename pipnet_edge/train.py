@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--unlabelled-separate-pass", action="store_true",
                    help="forward the pseudo-labelled faces in their own pass (gradients add up; BatchNorm normalises each "
                    "source by itself): 1 pass of 16+16 costs 2.6x a labelled step at 256 px on the 2-core CPU, 2 passes 2.0x")
+    u.add_argument("--pose-balance", type=float, default=0.0,
+                   help="draw pseudo-labelled faces by pose bin of their pseudo-labels: 0 uniform (default), 1 every bin "
+                        "alike (turned faces more often)")
     u.add_argument("--unlabelled-limit", type=int, help="a seeded random subset of this many unlabelled faces (smoke runs)")
     p.add_argument("--flip-prob", type=float, default=0.5,
                    help="augmentation: probability of mirroring a crop and its labels (0 turns flips off; with flips the "
@@ -114,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         if not 0.0 <= getattr(args, name) <= 1.0:
             print(f"error: --{name.replace('_', '-')} is a probability in [0, 1], got {getattr(args, name)}", file=sys.stderr)
             return 2
+    if not 0.0 <= args.pose_balance <= 1.0:
+        print(f"error: --pose-balance is in [0, 1] (0: uniform, 1: every pose bin alike), got {args.pose_balance}",
+              file=sys.stderr)
+        return 2
+    if args.pose_balance and not args.unlabelled:
+        print("error: --pose-balance draws pseudo-labelled faces: it needs --unlabelled", file=sys.stderr)
+        return 2
     from .data.augment import AugmentConfig
     from .training import TrainConfig, train
 
@@ -130,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds, curriculum=args.curriculum, curriculum_start=args.curriculum_start, confidence=args.confidence,
         fixed_teacher=args.fixed_teacher, round_init=args.round_init, round_epochs=args.round_epochs,
         unlabelled_limit=args.unlabelled_limit, unlabelled_separate_pass=args.unlabelled_separate_pass,
+        pose_balance=args.pose_balance,
         point_bias=not args.no_point_bias,
     )
     try:

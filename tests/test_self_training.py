@@ -10,8 +10,8 @@ from conftest import SHARED, make_synthetic_faces, require
 
 from pipnet_edge.data.annotations import FaceRecord
 from pipnet_edge.errors import DataError, SpecError
-from pipnet_edge.training.curriculum import difficulty_order, round_shares, select_faces
 from pipnet_edge.training import TrainConfig, train
+from pipnet_edge.training.curriculum import difficulty_order, round_shares, select_faces
 
 MTFL_LIST = SHARED / "data" / "mtfl" / "train_5pt.txt"
 SMALL = {"backbone": "mobilenet_v3_small", "input_size": 64, "batch_size": 4, "progress": False, "threads": 1}
@@ -187,3 +187,29 @@ def test_evaluate_five_point_cli(tmp_path, capsys):
         assert main(args) == 0
         lite = json.loads((tmp_path / "l.json").read_text())
         assert lite["faces"] == 100 and 2.0 < lite["nme_percent"] < 8.0
+
+
+def test_pose_balance_weights_even_out_the_pose_bins():
+    """Balance 1 draws every pose bin alike, 0 every face alike; the bins are those of the pseudo-labels' pose proxy."""
+    from pipnet_edge.errors import SpecError
+    from pipnet_edge.five_point import POSE_BINS, five_from_68, pose_proxy
+    from pipnet_edge.training.curriculum import pose_balance_weights
+
+    base = np.full((68, 2), 50.0)
+    base[36:42], base[42:48], base[30] = (30, 40), (70, 40), (50, 58)  # eyes 40 px apart, the nose tip centred
+    faces = np.repeat(base[None], 40, axis=0)
+    faces[:4, 30, 0] += 15  # four faces with the nose tip pushed sideways: turned
+    bins = np.searchsorted(POSE_BINS, pose_proxy(five_from_68(faces)), side="right")
+    assert len(set(bins[:4].tolist())) == 1 and bins[0] != bins[4]
+    w1 = pose_balance_weights(faces, 1.0)
+    assert w1.sum() == pytest.approx(1.0) and w1[:4].sum() == pytest.approx(0.5)  # two bins, half each
+    assert np.allclose(pose_balance_weights(faces, 0.0), 1 / 40)
+    with pytest.raises(SpecError, match="pose balance"):
+        pose_balance_weights(faces, 1.5)
+
+
+def test_train_cli_checks_pose_balance(tmp_path):
+    from pipnet_edge.train import main
+
+    assert main(["--data", str(tmp_path), "--pose-balance", "2"]) == 2
+    assert main(["--data", str(tmp_path), "--pose-balance", "0.5"]) == 2  # without --unlabelled

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .trainer import TrainConfig, fit
 
-__all__ = ["TrainConfig", "train", "fit"]
+__all__ = ["TrainConfig", "fit", "train"]
 
 
 def train(cfg: TrainConfig) -> Path:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import SpecError
 
-__all__ = ["CONFIDENCES", "CURRICULA", "difficulty_order", "round_shares", "select_faces"]
+__all__ = ["CONFIDENCES", "CURRICULA", "difficulty_order", "pose_balance_weights", "round_shares", "select_faces"]
 
 CURRICULA = ("none", "stc")
 CONFIDENCES = ("nrm", "peak", "both")
@@ -77,3 +77,21 @@ def select_faces(peak: np.ndarray, spread: np.ndarray, share: float, confidence:
     order = difficulty_order(peak, spread, confidence)
     count = max(1, round(share * len(order)))
     return order[:count]
+
+
+def pose_balance_weights(points: np.ndarray, balance: float) -> np.ndarray:
+    """Sampling weights of pseudo-labelled faces that even out how often each pose bin is drawn.
+
+    ``points``: ``(F, 68, 2)`` pseudo-labels; each face's bin is that of its :func:`~pipnet_edge.five_point.pose_proxy`
+    (:data:`~pipnet_edge.five_point.POSE_BINS`: frontal ... clearly turned). A face's weight is ``count(bin) **
+    -balance``: 0 draws every face alike (frontal faces dominate, as they do in the data), 1 draws every bin alike.
+    Returns weights summing to 1.
+    """
+    from ..five_point import POSE_BINS, five_from_68, pose_proxy
+
+    if not 0.0 <= balance <= 1.0:
+        raise SpecError(f"pose balance must be in [0, 1] (0: uniform, 1: every pose bin alike), got {balance}")
+    which = np.searchsorted(np.asarray(POSE_BINS), pose_proxy(five_from_68(points)), side="right")
+    counts = np.bincount(which, minlength=len(POSE_BINS) + 1).astype(np.float64)
+    w = counts[which] ** -balance
+    return w / w.sum()

@@ -8,7 +8,7 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["is_main", "setup_distributed", "pick_device"]
+__all__ = ["is_main", "pick_device", "setup_distributed"]
 
 
 def is_main() -> bool:

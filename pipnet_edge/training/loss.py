@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["pipnet_loss", "distill_loss", "neighbor_slot_map"]
+__all__ = ["distill_loss", "neighbor_slot_map", "pipnet_loss"]
 
 
 def pipnet_loss(

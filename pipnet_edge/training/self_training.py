@@ -40,8 +40,8 @@ import numpy as np
 from ..data.annotations import FaceRecord
 from ..errors import DataError, SpecError
 from .curriculum import CONFIDENCES, CURRICULA, round_shares, select_faces
-from .pseudo_labels import cached_pseudo_labels
 from .distributed import is_main, pick_device, setup_distributed
+from .pseudo_labels import cached_pseudo_labels
 from .trainer import TrainConfig, UnlabelledFaces, fit, split_validation
 
 __all__ = ["DEFAULT_TEACHER", "ROUND_INITS", "round_config", "self_train"]

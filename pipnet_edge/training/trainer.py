@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, WeightedRandomSampler
 
 from ..data.annotations import FaceRecord, load_faces, stack_points
 from ..data.augment import AugmentConfig
@@ -26,12 +25,12 @@ from ..meanface import compute_mean_face
 from ..metrics import summarize
 from ..models import create_model, load_imagenet_backbone
 from ..models.checkpoint import load_training_state, save_model, save_training_state
+from ..models.normalization import normalize_batch
 from ..spec import CropRule, ModelSpec
 from .distributed import is_main, pick_device, setup_distributed
 from .loss import distill_loss, neighbor_slot_map, pipnet_loss
-from ..models.normalization import normalize_batch
 
-__all__ = ["TrainConfig", "UnlabelledFaces", "build_spec", "fit", "split_validation", "train"]
+__all__ = ["TrainConfig", "UnlabelledFaces", "build_spec", "fit", "split_validation"]
 
 log = logging.getLogger("pipnet_edge.train")
 
@@ -87,6 +86,7 @@ class TrainConfig:
     unlabelled_separate_pass: bool = False  # forward pseudo-labelled faces in their own pass (faster at 256 px on CPUs)
     point_bias: bool = True  # measure the trained model's per-landmark bias on its training faces, store it in the spec
     unlabelled_limit: int | None = None  # use a seeded random subset of this many unlabelled faces (smoke runs, timing)
+    pose_balance: float = 0.0  # draw pseudo-labelled faces by pose bin: 0 uniform, 1 every bin alike (curriculum.py)
 
 
 @dataclass
@@ -302,6 +302,16 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
         u_dataset = FaceDataset(unlabelled.records, spec, augment=aug, seed=cfg.seed + 7919)
         u_sampler = (DistributedSampler(u_dataset, num_replicas=world, rank=rank, seed=cfg.seed) if world > 1
                      else RandomSampler(u_dataset, generator=torch.Generator().manual_seed(cfg.seed + 1)))
+        if cfg.pose_balance > 0:
+            if world > 1:
+                raise SpecError("--pose-balance draws pseudo-labelled faces with weights; run it in one process")
+            from .curriculum import pose_balance_weights
+
+            weights = pose_balance_weights(np.stack([r.points for r in unlabelled.records]), cfg.pose_balance)
+            u_sampler = WeightedRandomSampler(torch.from_numpy(weights), num_samples=len(u_dataset), replacement=True,
+                                              generator=torch.Generator().manual_seed(cfg.seed + 1))
+            log.info("pseudo-labelled faces drawn by pose bin (balance %.2f): the rarest bin's faces %.1fx as often as "
+                     "the commonest bin's", cfg.pose_balance, float(weights.max() / weights.min()))
         u_loader = DataLoader(u_dataset, batch_size=u_batch, sampler=u_sampler, num_workers=cfg.workers, drop_last=True)
         if len(u_loader) == 0:
             raise DataError(f"{len(u_dataset)} pseudo-labelled faces are fewer than one batch of {u_batch} "
