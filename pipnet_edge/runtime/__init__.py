@@ -6,6 +6,7 @@
 
 from .decode import DecodeTables, Decoded, decode, decode_heads
 from .drawing import draw_landmarks
+from .face_geometry import HeadPose, Openness, aligned_crop, head_pose, openness
 from .landmarker import Landmarker
 from .options import LandmarkerOptions, RunningMode
 from .artifact import ArtifactInfo, read_artifact_info
@@ -17,6 +18,11 @@ __all__ = [
     "RunningMode",
     "LandmarkerResult",
     "FaceLandmarks",
+    "HeadPose",
+    "Openness",
+    "head_pose",
+    "aligned_crop",
+    "openness",
     "draw_landmarks",
     "read_artifact_info",
     "ArtifactInfo",

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .face_geometry import HeadPose, Openness
 
 __all__ = ["FaceLandmarks", "LandmarkerResult"]
 
@@ -20,6 +24,10 @@ class FaceLandmarks:
         point_scores: ``(N,)`` heatmap peak per point.
         track_id: in video and live-stream modes, the same number for the same face from frame
             to frame (``None`` for photos).
+
+    Face geometry of 68-point (300W) faces, computed only when called
+    (:mod:`~pipnet_edge.runtime.face_geometry`): :meth:`head_pose`, :meth:`aligned_crop`, :meth:`openness`,
+    :meth:`five_points`; other point counts raise ``InputError``.
     """
 
     points: np.ndarray
@@ -27,6 +35,37 @@ class FaceLandmarks:
     score: float
     point_scores: np.ndarray
     track_id: int | None = None
+
+    def head_pose(self, image_size: Any, *, focal: float | None = None) -> "HeadPose":
+        """Yaw, pitch, roll (degrees) of this face: :func:`~pipnet_edge.runtime.face_geometry.head_pose`.
+
+        Args:
+            image_size: ``(width, height)`` of the image the face was found in, or the image itself.
+            focal: focal length in pixels (default: the image width).
+        """
+        from .face_geometry import head_pose
+
+        return head_pose(self.points, image_size, focal=focal)
+
+    def aligned_crop(self, image: np.ndarray, size: int = 112) -> np.ndarray:
+        """This face aligned for recognition, ``size x size`` (ArcFace's template at 112), cut from the image it
+        was found in: :func:`~pipnet_edge.runtime.face_geometry.aligned_crop`."""
+        from .face_geometry import aligned_crop
+
+        return aligned_crop(image, self.points, size)
+
+    def openness(self) -> "Openness":
+        """Eye aspect ratio per eye and the mouth aspect ratio: :func:`~pipnet_edge.runtime.face_geometry.openness`."""
+        from .face_geometry import openness
+
+        return openness(self.points)
+
+    def five_points(self) -> np.ndarray:
+        """``(5, 2)`` eye centres, nose tip, mouth corners (image-left first):
+        :func:`~pipnet_edge.runtime.face_geometry.five_from_68`."""
+        from .face_geometry import _points, five_from_68
+
+        return five_from_68(_points(self.points, "five_points"))
 
 
 @dataclass(frozen=True)
