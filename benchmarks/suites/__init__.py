@@ -16,6 +16,7 @@ SUITES: dict[str, str] = {
     "int8_detector": "the full-integer INT8 BlazeFace against the float one it was made from (and Vela's report)",
     "vela_matrix": "Arm Ethos-U: every bundled model on every Vela configuration",
     "qnn_agreement": "Qualcomm Hexagon (onnxruntime-qnn's HTP) vs onnxruntime CPU; which SoCs compile each model",
+    "head_pose": "head pose from the landmarks: roll on turned photos, yaw's sign when mirrored, predicted vs labels",
 }
 
 __all__ = ["SUITES", "module_name"]
