@@ -6,6 +6,10 @@ Each bundled model is a family of three files named after its stem:
 * ``<stem>_fp16.safetensors``: the float weights (float16), for float exports;
 * ``<stem>_qat.safetensors``: the QAT model, from which every INT8 target is exported.
 
+The wheel (what a device installs) carries the INT8 files, the detectors and ``SHA256SUMS`` only; the float and QAT
+weights are in the git checkout and the sdist, and an editable install of either (``scripts/setup.sh``) reads them from
+this folder (``pyproject.toml``: ``exclude-package-data``; ``tests/test_packaging.py``).
+
 Every model file here (and the face detectors under ``detectors/``) is listed with its SHA-256 in ``SHA256SUMS``
 (``sha256sum`` format). A file is checked against it the first time a process opens it: a corrupted or truncated
 install raises :class:`~pipnet_edge.errors.ModelLoadError` instead of running silently. After replacing a bundled
