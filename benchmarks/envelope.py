@@ -153,15 +153,18 @@ def command_line(suite: str, argv: Sequence[str]) -> str:
     return " ".join([head, *map(shlex.quote, argv)])
 
 
+THIS_RUN: Any = object()  # make_envelope's default for commit, machine and date: this run's
+
+
 def make_envelope(suite: str, command: str, models: dict[str, str] | None, results: Any, *,
-                  commit: str | None = None, machine: dict | None = None, date: str | None = None,
+                  commit: str | None = THIS_RUN, machine: dict | None = THIS_RUN, date: str | None = THIS_RUN,
                   **extra: Any) -> dict[str, Any]:
-    """A result in the envelope; ``commit``, ``machine`` and ``date`` default to this run's. ``extra`` keys (notes)
-    go after the envelope's own keys, before ``results``."""
+    """A result in the envelope; ``commit``, ``machine`` and ``date`` default to this run's (``None``: not recorded).
+    ``extra`` keys (notes) go after the envelope's own keys, before ``results``."""
     module_of(suite)  # a known suite or probe
-    env = {"suite": suite, "command": command, "commit": git_commit() if commit is None else commit,
-           "models": models, "machine": machine_info() if machine is None else machine,
-           "date": utc_now() if date is None else date}
+    env = {"suite": suite, "command": command, "commit": git_commit() if commit is THIS_RUN else commit,
+           "models": models, "machine": machine_info() if machine is THIS_RUN else machine,
+           "date": utc_now() if date is THIS_RUN else date}
     env.update(extra)
     env["results"] = results
     return env
@@ -208,10 +211,10 @@ def _fmt_machine(machine: dict | None) -> str:
         if machine.get("python"):
             parts.append(f"Python {machine['python']}")
         text = ", ".join(parts)
-    else:
-        text = ", ".join(f"{k} {v}" for k, v in machine.items() if k != "packages")
-    pk = machine.get("packages")
-    return text + (f" ({', '.join(f'{k} {v}' for k, v in pk.items())})" if pk else "")
+    else:  # as an older result recorded it
+        text = ", ".join(str(v) if k == "recorded" else f"{k} {v}" for k, v in machine.items() if k != "packages")
+    pk = ", ".join(f"{k} {v}" for k, v in (machine.get("packages") or {}).items())
+    return f"{text} ({pk})" if text and pk else text or pk
 
 
 def render(envelope: dict[str, Any]) -> str:
