@@ -29,7 +29,7 @@ INT8_NME_AGREEMENT = 0.1  # % NME between each INT8 runtime and TFLite INT8 on t
 # 0.41 px from TFLite (0.36 px on the 554 test faces; 0.06 px with the model of 10:40 UTC, 0.45-0.64 px with the one
 # before, when this bound was 1.0), OpenVINO 1.15 px (1.08 px on the test faces); from the exact semantics TFLite 1.07,
 # onnxruntime 1.12, OpenVINO 1.12 px; NME 3.658 % on TFLite, 3.665 onnxruntime, 3.678 OpenVINO, 3.640 exact.
-# Why (`python benchmarks/int8_agreement.py --artifacts exports/`): no runtime runs the QDQ graph exactly; each rounds
+# Why (`python -m benchmarks int8_agreement --artifacts exports/`): no runtime runs the QDQ graph exactly; each rounds
 # its integer arithmetic its own way (OpenVINO, for one, drops the rounding of the convolution before each residual
 # Add), and this model turns one-step differences in its head outputs into about a pixel (0.4 px per offset step,
 # 1.1 px per neighbour-offset step at its 32-px cells). Forcing OpenVINO to keep that rounding, in f32, still leaves it
