@@ -17,8 +17,17 @@ from pathlib import Path
 import pytest
 
 from benchmarks import RESULTS, ROOT
-from benchmarks.envelope import (ENVELOPE_KEYS, command_line, make_envelope, model_hashes, module_of, read_result, render,
-                                 result_path, write_result)
+from benchmarks.envelope import (
+    ENVELOPE_KEYS,
+    command_line,
+    make_envelope,
+    model_hashes,
+    module_of,
+    read_result,
+    render,
+    result_path,
+    write_result,
+)
 from benchmarks.probes import PROBES
 from benchmarks.suites import SUITES
 
@@ -93,7 +102,7 @@ def test_registries_match_the_modules():
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.parametrize("suite", list(SUITES))
