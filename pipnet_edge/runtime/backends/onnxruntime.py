@@ -2,7 +2,7 @@
 
 ``optimize=False`` turns every graph optimisation off: an INT8 (QDQ) ONNX then runs each DequantizeLinear -> float op ->
 QuantizeLinear as written, with no integer kernels and no fusion. That is the graph's exact semantics, the reference
-``benchmarks/int8_agreement.py`` and the parity tests hold every INT8 runtime to (several times slower; not for use).
+``python -m benchmarks int8_agreement`` and the parity tests hold every INT8 runtime to (several times slower; not for use).
 
 ``providers=["QNNExecutionProvider"]`` (or ``[("QNNExecutionProvider", {options})]``) runs the model on a Qualcomm
 Hexagon NPU through onnxruntime-qnn, whole or not at all: see :mod:`.qnn`. A model whose batch dimension is fixed to 1

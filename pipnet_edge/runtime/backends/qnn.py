@@ -21,7 +21,7 @@ provider options such as ``soc_model`` or ``htp_performance_mode``) runs the who
 
 On x86-64 Linux the HTP backend is Qualcomm's simulator: the same graph and arithmetic, slowly (one CPU thread;
 measured on an idle 2-core EPYC: 0.26 s per face for the lite model, 1.1 s for the default one;
-``benchmarks/qnn_agreement.py``).
+``python -m benchmarks qnn_agreement``).
 A float model runs on the HTP only in fp16 and only with ``soc_model`` set: without one QNN fails to finalize the graph
 (``QNN_COMMON_ERROR_MEM_ALLOC``; measured with onnxruntime-qnn 2.7.0), or compiles it for whatever SoC an earlier session
 in the process named, so a float model without ``soc_model`` is refused here. The INT8 ONNX (``onnx-int8``) is the

@@ -45,7 +45,7 @@ YUNET_STRIDES = (8, 16, 32)
 YUNET_CROP_RULE = CropRule(scale=0.8669, shift_x=0.0043, shift_y=0.1211)
 # The smallest face (landmark-box height, px, at YuNet's input) it finds reliably, the default working
 # resolution (longer side, px) and score threshold, chosen on multi-face photos made from the 300W
-# TRAINING faces by `python benchmarks/detector_sweep.py` (README: the face front end): of 520 faces of
+# TRAINING faces by `python -m benchmarks detectors` (docs/benchmarks.md): of 520 faces of
 # 7.5-13 % of the longer side, 509 / 515 / 517 found at 416 / 512 / 640 px (score >= 0.5), no false
 # detection; 40-100 px faces found 130 / 131 / 132 of 133 when they reach 28 / 32 / 40 px.
 YUNET_MIN_FACE_PX = 32
