@@ -20,7 +20,10 @@ quantize / dequantize inside): each INT8 export is checked, and refused when it 
 (``ethos-u*``) compile the INT8 TFLite with the NPU's own compiler and keep its report (operators on
 the NPU and the CPU, estimated time and memory) in the artifact and the export record.
 Every artifact carries the ModelSpec and its export settings as metadata, and each export
-ends with an accuracy summary against the float model on ``--data`` (labelled faces).
+ends with an accuracy check against the float model: on ``--data`` (labelled faces: NME, NME delta), or by
+default, with no labels, on the bundled check set (crops of the public-domain portraits in ``docs/``): point
+displacement from the float model in pixels of the model input, heatmap argmax agreement, and NME taken
+against the float model's points.
 Third-party warnings and converter chatter are hidden unless ``--verbose``.
 
 Targets:
@@ -62,12 +65,16 @@ if TYPE_CHECKING:
     from .quantization import QATModel
 
 __doc__ = __doc__.format(targets=targets_markdown())
-__all__ = ["export", "ExportRecord", "records_markdown", "build_parser", "main"]
+__all__ = ["ExportRecord", "build_parser", "export", "main", "records_markdown"]
 
 log = logging.getLogger("pipnet_edge.export")
 
-DEFAULT_SHARED = Path("../shared/data/300w")
 _IN_MEMORY = "(in memory)"
+NO_CHECK = "none"  # data=NO_CHECK (--data none): no accuracy check at all
+# The no-label check flags an artifact whose NME against the reference's points (mean of the check set's crops, %)
+# exceeds this for its precision: float artifacts should repeat the reference, INT8 ones stay well under 1 % (the
+# bundled models' INT8 TFLite: 0.47 % default, see docs/export.md). A warning and a mark in the table, not an error.
+CHECK_TOLERANCE = {"fp32": 0.05, "fp16": 0.25, "int8": 1.5}
 
 
 def export(
@@ -108,8 +115,12 @@ def export(
         calib: calibration faces for post-training INT8 from a float model (a 300W folder, list
             file or image folder, or a ``CalibrationSet``); never the test set. Unused with a QAT model.
         data: labelled faces for an accuracy summary of every artifact against the float model
-            (or the QAT model when there is no float one); ``None`` skips it. Reports go to ``out/reports``.
-        data_limit: faces of ``data`` used for the summary (0 = all).
+            (or, for INT8 targets from a QAT model alone, the QAT model, fake-quantized in torch): NME of both.
+            ``None`` (the default): the no-label check on the bundled check set
+            (:mod:`pipnet_edge.calibration.check_set`): each artifact's point displacement from the reference's
+            points (pixels of the model input), heatmap argmax agreement and NME against the reference's points.
+            ``"none"``: no check. Reports go to ``out/reports``.
+        data_limit: faces of ``data`` used for the summary (0 = all; the check set is always used whole).
         name: file name stem (default: the bundled model's stem or the checkpoint's file stem).
         imgsz: input size to export a float model at (a multiple of its net stride); default: the model's.
         io_dtype: I/O tensor type of ``tflite-int8`` (``int8`` by default, ``uint8`` for raw pixels
@@ -125,7 +136,8 @@ def export(
             log lines always come through the ``pipnet_edge.export`` logger).
 
     Returns:
-        One :class:`ExportRecord` per target, in the order asked for (``summary`` filled when ``data`` is given).
+        One :class:`ExportRecord` per target, in the order asked for (``summary``: the accuracy check, unless
+        ``data="none"``; NPU targets have none: their graph is the ``tflite-int8`` one).
 
     Raises:
         ExportError: unknown target or bundled model name; ``io_dtype`` not one of float32 / int8 / uint8;
@@ -144,7 +156,7 @@ def export(
         io_dtypes[t] = io_dtype if io_dtype in target.io_dtypes else None
         if io_dtype is not None and io_dtypes[t] is None:
             log.warning("io_dtype %s is not available for %s; it keeps %s I/O", io_dtype, t, target.io_dtypes[0])
-    if data is not None and not Path(data).exists():
+    if data is not None and str(data) != NO_CHECK and not Path(data).exists():
         raise ExportError(f"labelled data (--data) {data} does not exist")
     if imgsz is not None and imgsz <= 0:
         raise ExportError(f"imgsz must be a positive multiple of the net stride, not {imgsz}")
@@ -176,10 +188,10 @@ def export(
         records = [build_target(ctx, t, io_dtypes[t]) for t in names]
         total = time.time() - t_all
         log.info("exported %d target(s) in %.1f s", len(records), total)
-        if data is not None:
+        if data is None:
+            records = _check_set_summary(records, float_model, qat_model, Path(out))
+        elif str(data) != NO_CHECK:
             records = _accuracy_summary(records, float_model, qat_model, str(data), data_limit, Path(out))
-        else:
-            log.info("no labelled data for the accuracy summary (pass --data DIR)")
     if json_path:
         doc = {"records": [r.to_dict() for r in records], "total_seconds": round(total, 1)}
         Path(json_path).write_text(json.dumps(doc, indent=2, default=str))
@@ -321,15 +333,105 @@ def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, 
     return done
 
 
+def _check_set_summary(records: list[ExportRecord], float_model, qat, out: Path) -> list[ExportRecord]:
+    """The accuracy check without labels: every artifact against the reference model (the float model; the QAT
+    model, fake-quantized in torch, when INT8 targets are made from it alone) on the bundled check set."""
+    from .calibration.check_set import load_check_set
+    from .evaluation import open_predictor
+    from .evaluation.predictors import torch_predictor
+    from .evaluation.report import compare_crops, predict_crops
+
+    check = load_check_set()
+    cache: dict[int, Any] = {}
+
+    def crops(size: int):
+        if size not in cache:
+            cache[size] = check.crops(size)
+        return cache[size]
+
+    reference = "float model" if float_model is not None else "QAT model (fake-quantized, torch)"
+    ref = torch_predictor(float_model if float_model is not None else qat, reference)
+    size = ref.spec.input_size
+    ref_pred = predict_crops(ref, crops(size))
+    log.info("accuracy check without labels: %d crops of the bundled check set at %d px, against the %s",
+             len(check), size, reference)
+    reports = out / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    done = []
+    for r in records:
+        if r.compiler_report is not None:
+            log.info("%-14s runs only on its NPU: no accuracy check here (its graph is the tflite-int8 one)", r.target)
+            done.append(r)
+            continue
+        head = {"check": "no labels: the bundled check set", "reference": reference}
+        try:
+            cand = open_predictor(str(r.path))
+        except PipnetEdgeError as exc:
+            log.warning("%-14s not checked: %s", r.target, exc)
+            done.append(replace(r, summary={**head, "error": str(exc)}))
+            continue
+        try:
+            rep = compare_crops(ref, cand, crops, check.describe(), chart_path=reports / f"{r.path.stem}.png",
+                                reference_predictions=ref_pred)
+        except PipnetEdgeError as exc:  # e.g. a reference whose eye corners coincide (an untrained model)
+            log.warning("%-14s not checked: %s", r.target, exc)
+            done.append(replace(r, summary={**head, "error": str(exc)}))
+            continue
+        finally:
+            cand.close()
+        rep.write(reports, r.path.stem)
+        body = {k: v for k, v in rep.to_dict().items() if not k.startswith("per_landmark") and k != "reference"}
+        body["worst_landmarks"] = [list(w) for w in rep.worst_landmarks]  # as the JSON record reads back
+        tolerance = CHECK_TOLERANCE.get(TARGETS[r.target].precision, CHECK_TOLERANCE["int8"])
+        ok = bool(rep.nme_vs_reference <= tolerance)
+        done.append(replace(r, summary={**head, **body, "tolerance_nme_vs_reference": tolerance, "within_tolerance": ok}))
+        if not ok:
+            log.warning("%-14s is %.3f %% (NME) from the %s's points on the check set, more than the %.2f %% a %s "
+                        "artifact should be: a conversion problem? (report: %s)", r.target, rep.nme_vs_reference,
+                        reference, tolerance, TARGETS[r.target].precision, reports / f"{r.path.stem}.md")
+        log.info("%-14s vs the %s: displacement mean %.3f px max %.2f px (of the %d-px input), argmax agreement "
+                 "%.1f %%, NME vs its points %.3f %%", r.target, reference, rep.displacement_mean_px,
+                 rep.displacement_max_px, rep.input_size, rep.argmax_agreement * 100, rep.nme_vs_reference)
+    return done
+
+
 def records_markdown(records: Sequence[ExportRecord]) -> str:
     """The Markdown table the CLI prints: target, file, size, seconds, the accuracy summary and, for INT8 and NPU
     targets, the full-integer check and the NPU compiler's report."""
+    if any((r.summary or {}).get("check") for r in records):
+        return _check_markdown(records)
     rows = ["| target | file | size MB | seconds | NME % | vs reference | integer / NPU |", "|---|---|---|---|---|---|---|"]
     for r in records:
         s = r.summary or {}
         nme = f"{s['nme_candidate']:.3f}" if s else "-"
         delta = f"{s['nme_delta']:+.3f}" if s else "-"
         rows.append(f"| {r.target} | {r.path.name} | {r.size_bytes / 1e6:.2f} | {r.seconds:.1f} | {nme} | {delta} | "
+                    f"{_integer_npu_cell(r)} |")
+    return "\n".join(rows)
+
+
+def _check_markdown(records: Sequence[ExportRecord]) -> str:
+    """The table of the no-label check: a caption saying what was measured against what, then one row per target."""
+    first = next(r.summary for r in records if (r.summary or {}).get("check"))
+    ref = "float" if first["reference"].startswith("float") else "QAT"
+    done = next((r.summary for r in records if r.summary and "input_size" in r.summary), None)
+    where = (f"{done['faces']} crops of the bundled check set (public-domain portraits from docs/, no labels), "
+             f"displacement in pixels of the {done['input_size']}-px model input" if done else "the bundled check set")
+    caption = (f"Accuracy check against the {first['reference']}: {where}; argmax agreement: share of points whose "
+               f"heatmap argmax cell is the {ref} model's; NME taken against the {ref} model's points (normalised as "
+               "the labelled NME: outer eye corners for 300W-68).")
+    header = (f"| target | file | size MB | seconds | displacement mean px | displacement max px | argmax agreement % | "
+              f"NME vs {ref} % | integer / NPU |")
+    rows = [caption, "", header, "|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        s = r.summary or {}
+        if "input_size" in s:
+            flag = "" if s.get("within_tolerance", True) else f" (over {s['tolerance_nme_vs_reference']}: CHECK)"
+            cells = [f"{s['displacement_mean_px']:.3f}", f"{s['displacement_max_px']:.2f}",
+                     f"{s['argmax_agreement'] * 100:.1f}", f"{s['nme_vs_reference']:.3f}{flag}"]
+        else:
+            cells = ["not checked" if "error" in s else "-"] + ["-"] * 3
+        rows.append(f"| {r.target} | {r.path.name} | {r.size_bytes / 1e6:.2f} | {r.seconds:.1f} | {' | '.join(cells)} | "
                     f"{_integer_npu_cell(r)} |")
     return "\n".join(rows)
 
@@ -366,8 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--io-dtype", choices=list(IO_DTYPES), help="I/O tensor type of full-INT8 TFLite (default int8)")
     p.add_argument("--qnn-soc", default="SM8650",
                    help="Snapdragon SoC of the qnn-context target: a name (SM8650, SM8750, SC8380XP ...) or a soc_model id")
-    p.add_argument("--data", help="labelled faces for the accuracy summary (default: ../shared/data/300w/test if present; 'none' skips)")
-    p.add_argument("--data-limit", type=int, default=100, help="faces used for the summary (0 = all; default 100)")
+    p.add_argument("--data", help="labelled faces for the accuracy summary (NME); default: the check without labels on the "
+                   "bundled check set (displacement from the float model, argmax agreement, NME vs its points); "
+                   "'none' skips the check")
+    p.add_argument("--data-limit", type=int, default=100, help="faces of --data used for the summary (0 = all; default 100)")
     p.add_argument("--json", help="write the export records (and summaries) to this JSON file")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show third-party warnings and converter output (hidden by default)")
@@ -380,15 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     # INFO on the root logger) only from WARNING up, and only with --verbose
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pipnet_edge").setLevel(logging.INFO)
-    data = args.data
-    if data is None and (DEFAULT_SHARED / "test").is_dir():
-        data = str(DEFAULT_SHARED / "test")
     # --weights wins over --model; --qat-weights alone exports INT8 targets from that QAT model
     model = args.weights or (None if args.qat_weights else args.model)
     try:
         records = export(
             model, args.target, args.out, qat=args.qat_weights, calib=args.calib, calib_count=args.calib_count, seed=args.seed,
-            data=None if data == "none" else data, data_limit=args.data_limit, name=args.name, imgsz=args.imgsz,
+            data=args.data, data_limit=args.data_limit, name=args.name, imgsz=args.imgsz,
             io_dtype=args.io_dtype, qnn_soc=args.qnn_soc, json_path=args.json, verbose=args.verbose,
         )
     except PipnetEdgeError as exc:

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 OUT = ROOT / "pipnet_edge" / "assets" / "check_set" / "check_set.npz"
 SOURCES = (  # docs/IMAGES.md: both public domain, works of the U.S. federal government
-    ("grace_hopper.jpg", "U.S. Navy portrait of Grace Hopper; public domain (work of the U.S. federal government); "
-                         "the copy matplotlib ships as sample data"),
-    ("astronaut.png", "NASA portrait of astronaut Eileen Collins; public domain (work of the U.S. federal government); "
-                      "the copy scikit-image ships as skimage/data/astronaut.png"),
+    ("grace_hopper.jpg", ("U.S. Navy portrait of Grace Hopper; public domain (work of the U.S. federal government); "
+                          "the copy matplotlib ships as sample data")),
+    ("astronaut.png", ("NASA portrait of astronaut Eileen Collins; public domain (work of the U.S. federal government); "
+                       "the copy scikit-image ships as skimage/data/astronaut.png")),
 )
 SEED = 27
 PER_FACE = 24  # recipes per face (the first is the detector's crop unchanged): 2 portraits x 2 mirrors x 24 = 96

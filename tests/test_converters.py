@@ -134,11 +134,12 @@ def test_export_returns_typed_records(exported):
         assert isinstance(rec, ExportRecord), key
         target = TARGETS[rec.target]
         assert rec.path.is_file() and rec.path.name == target.file_name("tiny", rec.io_dtype)
-        assert rec.size_bytes == artifact_size(rec.path) > 0 and rec.seconds >= 0 and rec.summary is None
+        assert rec.size_bytes == artifact_size(rec.path) > 0 and rec.seconds >= 0
+        assert rec.summary["check"] == "no labels: the bundled check set"  # no --data: the check without labels
         assert (rec.quantization is not None) == target.int8, key
         d = rec.to_dict()  # the --json layout
         assert list(d) == ["target", "path", "size_bytes", "seconds", "io_dtype"] + (
-            ["quantization", "integer_check"] if target.int8 else [])
+            ["quantization", "summary", "integer_check"] if target.int8 else ["summary"])
         assert (rec.integer_check is not None and rec.integer_check["full_integer"]) == target.int8, key
         assert d["path"] == str(rec.path)
     assert records["tflite-int8"].io_dtype == "int8" and records["tflite-int8-uint8"].io_dtype == "uint8"

@@ -85,8 +85,8 @@ def test_openvino_float_targets_share_one_onnx_graph_when_onnx_is_not_asked_for(
     assert len(builds) == 1
     assert [r.target for r in records] == ["openvino", "openvino-fp16"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "export.json", "t_openvino-fp16.bin", "t_openvino-fp16.xml", "t_openvino.bin", "t_openvino.xml",
-    ]  # no temporary ONNX left behind
+        "export.json", "reports", "t_openvino-fp16.bin", "t_openvino-fp16.xml", "t_openvino.bin", "t_openvino.xml",
+    ]  # no temporary ONNX left behind (reports/: the accuracy check on the bundled check set)
     assert [read_artifact_info(r.path).precision for r in records] == ["fp32", "fp16"]
     doc = json.loads((tmp_path / "export.json").read_text())
     assert list(doc) == ["records", "total_seconds"] and doc["records"] == [r.to_dict() for r in records]
