@@ -41,6 +41,7 @@ from .front_end import FrontEnd
 from .live_stream import LiveStreamWorker
 from .options import RUNNING_MODES, LandmarkerOptions, RunningMode
 from .preprocess import as_image, box_regions, check_boxes, crop_regions, points_region
+from .presence import keep_present, resolve_min_face_presence
 from .results import FaceLandmarks, LandmarkerResult
 from .tracking import FaceTracker, check_timestamp
 
@@ -116,6 +117,8 @@ class Landmarker:
         self.info: ArtifactInfo = backend.info
         self.spec = self.info.spec
         self.tables = DecodeTables.from_spec(self.spec)
+        # the presence threshold in force (``min_face_presence`` resolved for this model; None: off)
+        self.min_face_presence: float | None = resolve_min_face_presence(self.options.min_face_presence, self.spec)
         self._front = front
         self._lock = threading.RLock()
         self._tracker = FaceTracker()  # the video / live-stream state
@@ -248,7 +251,8 @@ class Landmarker:
                 ``crop_ms``, ``model_ms``, ``decode_ms``, ``warp_ms`` (points back to the photo).
 
         Returns:
-            a :class:`LandmarkerResult`; empty when no face is found.
+            a :class:`LandmarkerResult`; empty when no face is found. Without boxes, faces whose presence score
+            is below ``min_face_presence`` are dropped; faces of given boxes never are.
 
         Raises:
             InputError: a bad image or box, no boxes and no detector, or the wrong running mode.
@@ -273,7 +277,7 @@ class Landmarker:
             regions = np.stack([self.points_region(f.points) for f in faces])
             refined = self._landmarks_for_regions(image, order, regions, found.boxes, timing)
             faces = [r if r.score >= f.score * 0.8 else f for f, r in zip(faces, refined)]
-        return faces
+        return keep_present(faces, self.min_face_presence)  # the detector's non-faces (not given boxes)
 
     # ------------------------------------------------------------------ video
     def detect_for_video(self, frame: np.ndarray, timestamp_ms: int, *, color_order: str | None = None) -> LandmarkerResult:
@@ -282,7 +286,8 @@ class Landmarker:
         Each track's crop comes from its previous frame's landmarks (as the 300W protocol crops
         ground-truth landmark boxes). The detector runs on the first frame, every
         ``redetect_interval`` frames (new faces start new tracks) and on the frame after a track
-        is lost (mean heatmap peak below ``track_min_score``: the face left or was occluded).
+        is lost (its presence score below ``min_face_presence``, or ``track_min_score`` when set: the face left
+        or was occluded); a detection below it starts no track.
         Points are smoothed per track with a One Euro filter scaled by face size: steady at rest,
         little lag in fast motion.
 

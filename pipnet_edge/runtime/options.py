@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any, Callable
 
 from ..errors import InputError
 from .detectors import DEFAULT_DETECTOR
+from .presence import AUTO, check_min_face_presence
 
 __all__ = ["LandmarkerOptions", "RunningMode", "RUNNING_MODES"]
 
@@ -51,6 +53,13 @@ class LandmarkerOptions:
             ``"blazeface-short"``, ``"blazeface-full"``, ``"haar"``, ``None`` (boxes required), or
             any object with ``detect(image_rgb)`` and ``crop_rule``.
         min_detection_confidence: drop detector boxes scored below this (``None``: the detector's default).
+        min_face_presence: drop a face the detector found when its presence score (:attr:`FaceLandmarks.score
+            <pipnet_edge.runtime.results.FaceLandmarks.score>`, the landmark model's mean heatmap peak) is below this,
+            as MediaPipe's ``min_face_presence_confidence``: the detector's non-faces (a skull mask's eye sockets,
+            a cup, a cat) score low. ``"auto"`` (default): the threshold chosen for the model's network
+            (:data:`~pipnet_edge.runtime.presence.MIN_FACE_PRESENCE`: ``default`` 0.37, ``lite`` 0.44; other networks
+            0.37); a number in [0, 1]; ``0`` or ``None``: off. Faces of boxes you give are never dropped (you said they
+            are faces). In video it also ends a track (see ``track_min_score``).
         min_face_size: smallest face to find, in photo pixels (YuNet, Haar). ``None``: faces from
             about 8 % of the photo's longer side; smaller values cost time on large photos.
         max_faces: most faces per image (best detector scores first) and most tracks in video.
@@ -63,7 +72,9 @@ class LandmarkerOptions:
             ``detect*`` method is allowed); stored as the enum, which compares equal to its string.
         redetect_interval: in video, run the detector every this many frames (and whenever a track
             is lost) so faces that walk in are picked up.
-        track_min_score: in video, a track whose mean heatmap peak falls below this is dropped.
+        track_min_score: in video, a track whose presence score (mean heatmap peak) falls below this ends; ``None``
+            (default): the same threshold as ``min_face_presence`` (with it off, a track ends only when its face
+            leaves the frame).
         smoothing: One Euro smoothing of each track's points in video.
         use_nrm: merge the neighbour (NRM) predictions into each point (PIPNet's decode).
         result_callback: ``callback(result, image, timestamp_ms)`` for ``"live_stream"`` (the frame as
@@ -78,6 +89,7 @@ class LandmarkerOptions:
     backend_options: dict | None = None
     detector: Any = DEFAULT_DETECTOR
     min_detection_confidence: float | None = None
+    min_face_presence: float | str | None = AUTO
     min_face_size: float | None = None
     max_faces: int = 8
     align_faces: bool = True
@@ -85,7 +97,7 @@ class LandmarkerOptions:
     color_order: str = "RGB"
     running_mode: RunningMode | str = RunningMode.IMAGE
     redetect_interval: int = 10
-    track_min_score: float = 0.25
+    track_min_score: float | None = None
     smoothing: bool = True
     use_nrm: bool = True
     result_callback: Callable | None = None
@@ -103,6 +115,11 @@ class LandmarkerOptions:
             raise InputError(f"redetect_interval must be a positive integer (frames), got {self.redetect_interval!r}")
         if self.min_detection_confidence is not None and not 0.0 <= self.min_detection_confidence <= 1.0:
             raise InputError(f"min_detection_confidence must lie in [0, 1], got {self.min_detection_confidence}")
+        check_min_face_presence(self.min_face_presence)
+        if self.track_min_score is not None and (isinstance(self.track_min_score, bool) or not isinstance(
+                self.track_min_score, numbers.Real) or not 0.0 <= self.track_min_score <= 1.0):
+            raise InputError(f"track_min_score must be a number in [0, 1] or None (min_face_presence's threshold), "
+                             f"got {self.track_min_score!r}")
         if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
             raise InputError(f"num_threads must be a positive integer or None, got {self.num_threads!r}")
         if self.running_mode == "live_stream" and self.result_callback is None:

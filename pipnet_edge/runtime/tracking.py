@@ -3,9 +3,10 @@
 :class:`FaceTracker` is the state of a Landmarker's ``"video"`` and ``"live_stream"`` modes. Each frame
 (:meth:`FaceTracker.step`), every track's crop comes from its previous frame's landmarks (as the 300W protocol crops
 ground-truth landmark boxes); the face detector runs on the first frame, every ``redetect_interval`` frames (a
-detection overlapping no track starts a new one) and on the frame after a track is lost (mean heatmap peak below
-``track_min_score``, or points off the frame). Two tracks that converge on one face keep the older. Points are
-smoothed per track with a One Euro filter scaled by the face's size.
+detection overlapping no track starts a new one) and on the frame after a track is lost (its presence score, the mean
+heatmap peak, below the Landmarker's ``min_face_presence`` threshold, or ``track_min_score`` when that is set; or its
+points off the frame); a detection below that threshold starts no track. Two tracks that converge on one face keep
+the older. Points are smoothed per track with a One Euro filter scaled by the face's size.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class FaceTracker:
         else:
             self.since_detect += 1
         h, w = image.shape[:2]
+        min_score = o.track_min_score if o.track_min_score is not None else (lm.min_face_presence or 0.0)
         faces = lm._landmarks_for_regions(image, order, np.array(regions).reshape(-1, 4), np.array(boxes).reshape(-1, 4))
         # tracks first (existing ids), then new faces
         kept: list[Track] = []
@@ -94,7 +96,7 @@ class FaceTracker:
         for i, face in enumerate(faces):
             inside = np.isfinite(face.points).all() and geometry.box_from_points(face.points)[[2, 3]].min() > 0 \
                 and face.points[:, 0].min() < w and face.points[:, 1].min() < h
-            if face.score < o.track_min_score or not inside:
+            if face.score < min_score or not inside:
                 if i < len(tracks):
                     self.redetect = True  # lost: look for faces on the next frame
                 continue
