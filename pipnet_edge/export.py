@@ -73,7 +73,7 @@ _IN_MEMORY = "(in memory)"
 NO_CHECK = "none"  # data=NO_CHECK (--data none): no accuracy check at all
 # The no-label check flags an artifact whose NME against the reference's points (mean of the check set's crops, %)
 # exceeds this for its precision: float artifacts should repeat the reference, INT8 ones stay well under 1 % (the
-# bundled models' INT8 TFLite: 0.47 % default, see docs/export.md). A warning and a mark in the table, not an error.
+# bundled models' INT8 files: 0.46-0.49 %, docs/export.md). A warning and a mark in the table, not an error.
 CHECK_TOLERANCE = {"fp32": 0.05, "fp16": 0.25, "int8": 1.5}
 
 
