@@ -228,7 +228,7 @@ def _device(args) -> int:
 
 
 def _training(args) -> int:
-    from pipnet_edge.assets import CARDS, ASSETS_DIR
+    from pipnet_edge.assets import ASSETS_DIR, CARDS
 
     failures = []
     for card in CARDS.values():

@@ -38,7 +38,7 @@ def source_copy(tmp_path_factory) -> Path:
         pytest.skip("building the wheel offline (--no-build-isolation) needs setuptools in this environment")
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: the files to package are the ones git lists")
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True)
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=False)
     if listed.returncode != 0:
         pytest.skip(f"git ls-files failed: {listed.stderr.decode().strip()}")
     dst = tmp_path_factory.mktemp("src")
@@ -54,7 +54,7 @@ def source_copy(tmp_path_factory) -> Path:
 def wheel(source_copy, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     run = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source_copy), "--no-deps", "--no-build-isolation",
-                          "--no-index", "-q", "-w", str(out)], capture_output=True, text=True, timeout=300)
+                          "--no-index", "-q", "-w", str(out)], capture_output=True, text=True, timeout=300, check=False)
     if run.returncode != 0:
         pytest.skip(f"pip wheel --no-build-isolation failed here (offline, no build backend?): {run.stderr[-500:]}")
     (path,) = out.glob("pipnet_edge-*.whl")
@@ -81,7 +81,7 @@ def test_device_wheel_carries_the_runtime_and_not_the_training_weights(wheel):
 
 def test_sdist_keeps_the_float_and_qat_weights(source_copy, tmp_path):
     run = subprocess.run([sys.executable, "-c", f"import setuptools.build_meta as b; print(b.build_sdist({str(tmp_path)!r}))"],
-                         cwd=source_copy, capture_output=True, text=True, timeout=300)
+                         cwd=source_copy, capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
     (sdist,) = tmp_path.glob("pipnet_edge-*.tar.gz")
     with tarfile.open(sdist) as tar:
@@ -98,6 +98,18 @@ def test_the_check_rule_refuses_training_weights_and_missing_models(tmp_path):
         z.writestr("pipnet_edge/assets/pipnet_mbv2_300w68_fp16.safetensors", b"x")
     problems = check.wheel_problems(bad)
     assert any("training/export weights" in p for p in problems) and any("missing" in p for p in problems)
+
+
+def test_the_device_check_pairs_faces_by_box_and_measures_their_points():
+    check = _check_module()
+    ref = [{"box": [0, 0, 100, 100], "points": [[10.0, 10.0]] * 68}, {"box": [200, 0, 300, 100], "points": [[250.0, 50.0]] * 68}]
+    moved = [{"box": [201, 1, 301, 101], "points": [[252.0, 50.0]] * 68},
+             {"box": [1, 0, 101, 100], "points": [[10.0, 10.5]] * 68}]
+    got = check.compare_faces(moved, ref)  # order differs: paired by IoU
+    assert (got["paired"], got["unpaired"], got["missed"]) == (2, 0, 0)
+    assert got["mean_px"] == pytest.approx(1.25) and got["worst_face_mean_px"] == pytest.approx(2.0)
+    extra = check.compare_faces(moved + [{"box": [500, 500, 550, 550], "points": [[0.0, 0.0]] * 68}], ref[:1])
+    assert (extra["paired"], extra["unpaired"], extra["missed"]) == (1, 2, 0)
 
 
 def test_a_device_install_is_told_where_the_float_weights_come_from(monkeypatch, tmp_path):
