@@ -12,6 +12,7 @@ SUITES: dict[str, str] = {
     "artifacts": "speed and NME of every exported artifact (and the peers, the runtimes' own INT8) on GT-box crops",
     "end_to_end": "whole photos and multi-face photos, detector included, beside MediaPipe's and dlib's pipelines",
     "detectors": "YuNet's working size, threshold and smallest face (training faces); its two engines compared",
+    "face_presence": "min_face_presence: chosen on training faces and face-free backgrounds, checked on test_full",
     "int8_agreement": "how far apart the INT8 runtimes land, and against the quantized graph's exact semantics",
     "int8_detector": "the full-integer INT8 BlazeFace against the float one it was made from (and Vela's report)",
     "vela_matrix": "Arm Ethos-U: every bundled model on every Vela configuration",
