@@ -20,7 +20,8 @@ class FaceLandmarks:
     Attributes:
         points: ``(N, 2)`` float32 ``(x, y)`` in image pixels (0-based, pixel centres at integers).
         box: ``[x0, y0, x1, y1]`` the face box the crop was made from.
-        score: mean heatmap peak over the points (about 1 on a clear face, near 0 on no face).
+        score: mean heatmap peak over the points, the face presence score ``min_face_presence`` compares (real
+            faces about 0.5-0.8, the detector's non-faces about 0.1-0.3).
         point_scores: ``(N,)`` heatmap peak per point.
         track_id: in video and live-stream modes, the same number for the same face from frame
             to frame (``None`` for photos).
