@@ -164,3 +164,23 @@ def test_a_non_face_starts_no_track(coffee):
         assert [len(on.detect_for_video(coffee, 33 * t, color_order="BGR")) for t in range(3)] == [0, 0, 0]
         assert len(off.detect_for_video(coffee, 0, color_order="BGR")) >= 1
         assert on.detector_calls == 3  # no track: the detector runs on every frame
+
+
+# ------------------------------------------------------------------------------------------ command line
+def test_command_line_option(tmp_path, capsys):
+    from pipnet_edge.runtime import __main__ as cli
+
+    def faces(*extra) -> int:
+        out = tmp_path / "f.json"
+        assert cli.main([str(NOT_A_FACE), "--json", str(out), "-q", *extra]) == 0
+        return len(json.loads(out.read_text())["faces"])
+
+    assert faces() == 0
+    assert faces("--min-face-presence", "off") >= 1
+    assert faces("--min-face-presence", "0.05") >= 1
+    assert cli.main([str(NOT_A_FACE), "--json", str(tmp_path / "x.json"), "--min-face-presence", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "min_face_presence must be" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:
+        cli.main([str(NOT_A_FACE), "--min-face-presence", "high"])
+    assert exc.value.code == 2

@@ -127,6 +127,16 @@ class _StopOnInterrupt:
             self._previous = None
 
 
+def _presence(text: str) -> str | float | None:
+    """``--min-face-presence``: ``auto``, ``off`` (or ``none``) or a number (the Landmarker checks its range)."""
+    if text.lower() in ("auto", "off", "none"):
+        return "auto" if text.lower() == "auto" else None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, off or a number in [0, 1], got {text!r}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipnet_edge.runtime", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -143,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
                    help="face detector: " + "; ".join(f"{d.name}: {d.description}" for d in DETECTORS.values()))
     p.add_argument("--min-face-size", type=float, help="smallest face to find, in pixels (slower on large photos)")
+    p.add_argument("--min-face-presence", type=_presence, default="auto", metavar="auto|off|X",
+                   help="drop detected faces whose score (mean heatmap peak) is below X; auto (default): the "
+                        "threshold chosen for the model; off: keep every detection")
     p.add_argument("--max-faces", type=int, default=8)
     p.add_argument("--redetect-interval", type=int, default=10, help="video: run the detector every N frames")
     return p
@@ -205,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
         lm = Landmarker(args.model, backend=args.backend, num_threads=args.threads, color_order="BGR",
                         detector=args.detector, min_face_size=args.min_face_size, max_faces=args.max_faces,
+                        min_face_presence=args.min_face_presence,
                         redetect_interval=args.redetect_interval, running_mode="image" if kind == "photo" else "video")
         try:
             live = kind == "camera" or "-" in (args.json, args.csv)  # records flushed frame by frame
