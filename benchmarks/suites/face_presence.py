@@ -38,7 +38,8 @@ statistic is the plain mean (``FaceLandmarks.score``) unless a landmark-only sta
 The check, with the chosen default (test photos are only measured here): recall on the 554 ``test_full`` photos with
 the filter on and off (``Landmarker().detect``, the end-to-end benchmark's rule: returned landmarks' box IoU >= 0.5
 with the annotated face's), every face of ``docs/group.jpg``, and no face on the ``check`` backgrounds, for both
-models behind both detectors.
+models behind both detectors; and, behind YuNet, the ``test_full`` photos turned by +-30 and +-45 degrees (what the
+filter costs on rolled faces, which score lower).
 """
 
 from __future__ import annotations
@@ -474,6 +475,8 @@ def check(sets: dict[str, list[tuple[str, np.ndarray]]], test_full: Path, progre
                     row["test_full_lowest_score"] = round(float(min(scores)), 4)
                 row[f"group_faces_{k}"] = len(lm.detect(group, color_order="BGR"))
             row["test_full_photos"] = len(photos)
+            if d == DETECTORS[0]:  # turned photos, behind the default detector
+                row["turned"] = turned(lms, photos)
             for lm in lms.values():
                 lm.close()
             out.append(row)
@@ -484,6 +487,32 @@ def check(sets: dict[str, list[tuple[str, np.ndarray]]], test_full: Path, progre
     return {"rows": out, "test_full": portable(test_full), "group": "docs/group.jpg",
             "rule": "test_full: a returned face is the annotated one when their landmark boxes' IoU >= 0.5 (end_to_end's "
                     "match_faces); Landmarker defaults (max_faces 8, each detector's default threshold), 1 thread"}
+
+
+ROLLS = (30, 45)  # degrees; each test_full photo turned about its face by + and - each
+
+
+def turned(lms: dict, photos: list) -> dict:
+    """Faces found on the ``test_full`` photos turned about their face (``rotation_probe``'s turn: the face's centre,
+    mirror-padded) by +-30 and +-45 degrees, filter on and off: what the filter costs on rolled faces."""
+    import cv2
+
+    from benchmarks.suites.end_to_end import match_faces
+
+    out = {}
+    for angle in ROLLS:
+        found = {k: 0 for k in lms}
+        for _, img, pts in photos:
+            c = pts.mean(0)
+            for a in (angle, -angle):
+                m = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), a, 1.0)
+                im = cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REFLECT_101)
+                truth = np.c_[pts, np.ones(len(pts))] @ m.T
+                for k, lm in lms.items():
+                    res = lm.detect(im, color_order="BGR")
+                    found[k] += bool(match_faces([f.points for f in res], [truth])[0])
+        out[str(angle)] = {"faces": 2 * len(photos), **{f"found_{k}": v for k, v in found.items()}}
+    return out
 
 
 # ------------------------------------------------------------------------------------------ the result
@@ -563,6 +592,13 @@ def render_markdown(envelope: dict) -> str:
                f"{r['choose_faces_on']} ({r['choose_faces_off']}) |" for r in chk["rows"]]
         md += ["", ("test_full other faces: returned faces that are not the annotated one (each photo has one annotated "
                     "face): other people in the photo and false detections, not told apart.")]
+        rows = [r for r in chk["rows"] if "turned" in r]
+        if rows:
+            md += ["", ("Rolled faces: the test_full photos turned about their face by + and - the angle, YuNet; found "
+                        "with the filter on (off):"), "", "| model | " + " | ".join(f"{a} degrees" for a in rows[0]["turned"]) + " |",
+                   "|---|" + "---|" * len(rows[0]["turned"])]
+            md += [f"| {r['model']} | " + " | ".join(f"{t['found_on']} / {t['faces']} ({t['found_off']})"
+                                                    for t in r["turned"].values()) + " |" for r in rows]
     return "\n".join(md) + "\n"
 
 
