@@ -65,7 +65,7 @@ def test_int8_matches_float_on_real_faces(train_dir, name):
     from pipnet_edge.metrics import summarize
 
     recs = _faces(train_dir, 32)
-    f = predict_faces(open_predictor(f"{name}-float"), recs)
+    f = predict_faces(open_predictor(f"{name}-fp16"), recs)
     q = predict_faces(open_predictor(name), recs)
     scheme = open_predictor(name).spec.scheme
     nme_f, nme_q = summarize(f.points, f.truth, scheme).nme, summarize(q.points, q.truth, scheme).nme
@@ -107,7 +107,7 @@ def test_bundled_qat_model_re_exports_the_bundled_int8_tflite(tmp_path, name):
     from pipnet_edge.quantization import QATModel
 
     qat = QATModel.load(bundled_model_path(f"{name}-qat"))
-    (record,) = export(qat, "tflite-int8", tmp_path, name="again", source_info={"weights": "bundled QAT"})
+    (record,) = export(qat, "tflite-int8", tmp_path, name="again", source_info={"weights": "bundled QAT"}, data="none")
     path = str(record.path)
     size = qat.spec.input_size
     crops = (np.random.default_rng(0).random((2, size, size, 3)) * 255).astype(np.uint8)

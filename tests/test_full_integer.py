@@ -63,8 +63,8 @@ def npu_exports(tmp_path_factory):
     model = tiny_residual_model()
     out = tmp_path_factory.mktemp("npu")
     calib = _calib()
-    records = export(model, ["tflite-int8", "onnx-int8", "ethos-u55-128", "ethos-u65-256"], out, calib=calib, name="res")
-    floatio = export(model, "tflite-int8", out, calib=calib, name="res", io_dtype="float32")
+    records = export(model, ["tflite-int8", "onnx-int8", "ethos-u55-128", "ethos-u65-256"], out, calib=calib, name="res", data="none")
+    floatio = export(model, "tflite-int8", out, calib=calib, name="res", io_dtype="float32", data="none")
     return {r.target: r for r in records} | {"tflite-int8-float": floatio[0]}
 
 

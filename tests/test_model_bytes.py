@@ -162,7 +162,7 @@ def tiny_artifacts(tmp_path_factory):
         targets.append("openvino")
     except ImportError:
         pass
-    records = export(tiny_model(input_size=64), targets, tmp_path_factory.mktemp("bytes"), name="tiny")
+    records = export(tiny_model(input_size=64), targets, tmp_path_factory.mktemp("bytes"), name="tiny", data="none")
     return {r.target: Path(r.path) for r in records}
 
 

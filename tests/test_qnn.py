@@ -73,7 +73,7 @@ def exports(tmp_path_factory) -> dict[str, Path]:
     torch.set_num_threads(2)
     make = getattr(tiny, "tiny_residual_model", tiny.tiny_model)
     calib = CalibrationSet(_crops(16, seed=1), {"source": "synthetic", "count": 16, "seed": 1})
-    records = export(make(), ["onnx", "onnx-int8"], tmp_path_factory.mktemp("qnn"), calib=calib, name="tiny")
+    records = export(make(), ["onnx", "onnx-int8"], tmp_path_factory.mktemp("qnn"), calib=calib, name="tiny", data="none")
     return {r.target: Path(r.path) for r in records}
 
 

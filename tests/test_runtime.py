@@ -20,7 +20,7 @@ def artifacts(tmp_path_factory):
     torch.set_num_threads(1)
     model = tiny_model(input_size=64)
     out = tmp_path_factory.mktemp("rt")
-    return {r.target: str(r.path) for r in export(model, ["onnx", "openvino", "tflite"], out, name="tiny")}
+    return {r.target: str(r.path) for r in export(model, ["onnx", "openvino", "tflite"], out, name="tiny", data="none")}
 
 
 def _photo(seed=0, h=120, w=160):
