@@ -518,7 +518,6 @@ def threshold_table(int8_path: Path, train: Path, canvases: int, cache_dir: Path
     import cv2
 
     from benchmarks.multiface import SETS, SetSpec, build_set, load_set, sources_from_folder
-
     from pipnet_edge.runtime.detectors.blazeface import BlazeFaceDetector
 
     group = SETS["group"]
