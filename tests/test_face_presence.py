@@ -184,3 +184,27 @@ def test_command_line_option(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main([str(NOT_A_FACE), "--min-face-presence", "high"])
     assert exc.value.code == 2
+
+
+def test_a_non_face_the_detector_ranks_first_does_not_take_a_real_faces_place():
+    """max_faces=1 and the detector's best box is a non-face: the face presence filter looks past it (the Landmarker
+    asks the detector for more candidates than max_faces while the filter is on), so the one face returned is real."""
+    import cv2
+
+    from pipnet_edge.spec import CropRule
+
+    img = cv2.imread(str(ROOT / "docs" / "group.jpg"))
+    background, face = [0, 0, 80, 80], [877, 221, 1107, 500]  # a corner of the photo; the largest face
+
+    class Ranked:
+        crop_rule = CropRule()
+
+        def detect(self, image):
+            return np.array([[*background, 0.99], [*face, 0.90]], np.float32)
+
+    with Landmarker(detector=Ranked(), max_faces=1) as lm:
+        (found,) = lm.detect(img, color_order="BGR")
+        assert found.score >= lm.min_face_presence and abs(found.box[0] - face[0]) < 60
+    with Landmarker(detector=Ranked(), max_faces=1, min_face_presence=0) as lm:
+        (first,) = lm.detect(img, color_order="BGR")  # the filter off: the detector's first choice, a non-face
+        assert first.score < 0.37 and abs(first.box[0] - background[0]) < 60

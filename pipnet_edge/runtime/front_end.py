@@ -49,8 +49,9 @@ class FrontEnd:
             self._detector = create_detector(o.detector, **self._detector_options()) if bundled else o.detector
         return self._detector
 
-    def find(self, image: np.ndarray, order: str) -> Detections:
-        """The faces in ``image`` (``order``: its channel order), best first, at most ``max_faces``."""
+    def find(self, image: np.ndarray, order: str, limit: int | None = None) -> Detections:
+        """The faces in ``image`` (``order``: its channel order), best first, at most ``limit`` (default
+        ``max_faces``)."""
         det = self.detector
         if det is None:
             raise InputError("no boxes given and the Landmarker has no face detector (detector=None)")
@@ -65,7 +66,7 @@ class FrontEnd:
         min_score = self.options.min_detection_confidence
         if min_score is None or isinstance(self.options.detector, str):
             min_score = 0.0
-        return as_detections(raw).filtered(min_score, self.options.max_faces)
+        return as_detections(raw).filtered(min_score, limit or self.options.max_faces)
 
     def regions(self, found: Detections) -> np.ndarray:
         """Each found face's crop region ``[cx, cy, side, roll]`` by the detector's crop rule."""

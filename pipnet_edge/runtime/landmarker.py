@@ -178,7 +178,9 @@ class Landmarker:
         return self._front.detector
 
     def _detect_faces(self, image: np.ndarray, order: str) -> Detections:
-        return self._front.find(image, order)
+        # with the presence filter on, twice max_faces candidates: a non-face must not take a real face's place
+        n = self.options.max_faces
+        return self._front.find(image, order, n if self.min_face_presence is None else 2 * n)
 
     def _detection_regions(self, found: Detections) -> np.ndarray:
         return self._front.regions(found)
@@ -277,7 +279,8 @@ class Landmarker:
             regions = np.stack([self.points_region(f.points) for f in faces])
             refined = self._landmarks_for_regions(image, order, regions, found.boxes, timing)
             faces = [r if r.score >= f.score * 0.8 else f for f, r in zip(faces, refined)]
-        return keep_present(faces, self.min_face_presence)  # the detector's non-faces (not given boxes)
+        # the detector's non-faces (not given boxes) out, then the best max_faces
+        return keep_present(faces, self.min_face_presence)[: self.options.max_faces]
 
     # ------------------------------------------------------------------ video
     def detect_for_video(self, frame: np.ndarray, timestamp_ms: int, *, color_order: str | None = None) -> LandmarkerResult:
