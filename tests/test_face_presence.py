@@ -208,3 +208,6 @@ def test_a_non_face_the_detector_ranks_first_does_not_take_a_real_faces_place():
     with Landmarker(detector=Ranked(), max_faces=1, min_face_presence=0) as lm:
         (first,) = lm.detect(img, color_order="BGR")  # the filter off: the detector's first choice, a non-face
         assert first.score < 0.37 and abs(first.box[0] - background[0]) < 60
+    with Landmarker(detector=Ranked(), max_faces=1, running_mode="video") as lm:  # the same for a new track
+        (tracked,) = lm.detect_for_video(img, timestamp_ms=0, color_order="BGR")
+        assert tracked.track_id is not None and abs(tracked.box[0] - face[0]) < 60

@@ -74,12 +74,13 @@ class FaceTracker:
         if self.redetect or not tracks or self.since_detect + 1 >= o.redetect_interval:
             self.since_detect = 0
             self.redetect = False
-            found = lm._front.find(image, order)
+            found = lm._detect_faces(image, order)  # 2 x max_faces candidates while the presence filter is on
+            cap = o.max_faces if lm.min_face_presence is None else 2 * o.max_faces
             if len(found):
                 det_regions = lm._front.regions(found)
                 # a detection is a new face when it overlaps no tracked (or just added) face
                 for k in range(len(found)):
-                    if len(regions) >= o.max_faces:
+                    if len(regions) >= cap:
                         break
                     if boxes and box_iou(found.boxes[k : k + 1], np.array(boxes)).max() > 0.2:
                         continue
@@ -94,6 +95,8 @@ class FaceTracker:
         kept: list[Track] = []
         out: list[FaceLandmarks] = []
         for i, face in enumerate(faces):
+            if len(kept) >= o.max_faces:  # non-face candidates dropped, the best max_faces kept
+                break
             inside = np.isfinite(face.points).all() and geometry.box_from_points(face.points)[[2, 3]].min() > 0 \
                 and face.points[:, 0].min() < w and face.points[:, 1].min() < h
             if face.score < min_score or not inside:
