@@ -168,8 +168,11 @@ def export(
             soc_model_id(qnn_soc)
         except PipnetEdgeError as exc:
             raise ExportError(f"qnn_soc (--qnn-soc): {exc}") from None
-    need_float = any(not TARGETS[t].int8 for t in names)
-    need_int8 = any(TARGETS[t].int8 for t in names)
+    # float targets and vendor-quantized NPU targets (imx500) start from the float model; the other INT8 targets
+    # from the one PT2E quantized graph (a QAT model's, or post-training on the calibration faces)
+    need_float = any(not TARGETS[t].pt2e for t in names)
+    need_int8 = any(TARGETS[t].pt2e for t in names)
+    need_vendor = any(TARGETS[t].vendor_quantized for t in names)
 
     with quiet(verbose):
         float_model, qat_model, info, stem = _load_sources(model, qat, need_float, need_int8, verbose)
@@ -179,19 +182,22 @@ def export(
                                   "export the float model with calib (--calib) instead")
             float_model = _resize(float_model, imgsz)
         calib_set = None
-        if need_int8 and qat_model is None:
+        if (need_int8 and qat_model is None) or need_vendor:
+            if calib is None and need_vendor and info.get("weights", "").startswith("bundled "):
+                calib = _bundled_training_faces()
             calib_set = _calibration(calib, float_model, calib_count, seed)
         int8_source = (qat_model if qat_model is not None else float_model) if need_int8 else None
         ctx = ExportContext(float_model, int8_source, calib_set, Path(out), name or stem,
-                            info if source_info is None else dict(source_info), verbose, qnn_soc=qnn_soc)
+                            info if source_info is None else dict(source_info), verbose, qnn_soc=qnn_soc,
+                            check_data=None if data is None else str(data), data_limit=data_limit)
         t_all = time.time()
         records = [build_target(ctx, t, io_dtypes[t]) for t in names]
         total = time.time() - t_all
         log.info("exported %d target(s) in %.1f s", len(records), total)
         if data is None:
-            records = _check_set_summary(records, float_model, qat_model, Path(out))
+            records = _check_set_summary(records, float_model, qat_model, Path(out), ctx.simulated)
         elif str(data) != NO_CHECK:
-            records = _accuracy_summary(records, float_model, qat_model, str(data), data_limit, Path(out))
+            records = _accuracy_summary(records, float_model, qat_model, str(data), data_limit, Path(out), ctx.simulated)
     if json_path:
         doc = {"records": [r.to_dict() for r in records], "total_seconds": round(total, 1)}
         Path(json_path).write_text(json.dumps(doc, indent=2, default=str))
@@ -286,6 +292,19 @@ def _resize(model, imgsz: int):
     return model
 
 
+def _bundled_training_faces() -> Path | None:
+    """The bundled models' calibration faces when none are given: their 300W training faces in the shared data folder
+    (``$PIPNET_EDGE_SHARED/data/300w/train``, by default ``../shared`` beside the checkout), when that exists."""
+    import os
+
+    root = Path(__file__).resolve().parents[1]
+    path = Path(os.environ.get("PIPNET_EDGE_SHARED", root.parent / "shared")) / "data" / "300w" / "train"
+    if not path.is_dir():
+        return None
+    log.info("calibrating on the bundled model's training faces, %s (--calib DIR chooses others)", path)
+    return path
+
+
 def _calibration(calib, float_model, count: int, seed: int):
     if calib is None:
         raise ExportError("INT8 targets from a float model need --calib DIR (calib= in Python): faces to calibrate on, "
@@ -299,7 +318,8 @@ def _calibration(calib, float_model, count: int, seed: int):
     return load_calibration_set(calib, float_model.spec, count, seed)
 
 
-def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, limit: int, out: Path) -> list[ExportRecord]:
+def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, limit: int, out: Path,
+                      simulated: dict | None = None) -> list[ExportRecord]:
     from .data.annotations import load_faces
     from .evaluation import open_predictor, predict_faces
     from .evaluation.predictors import torch_predictor
@@ -314,13 +334,17 @@ def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, 
     reports = out / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     done = []
+    simulated = simulated or {}
     for r in records:
-        if r.compiler_report is not None:
+        if r.target in simulated:  # runs only on its NPU; the vendor's simulation of its quantized network ran here
+            cand = simulated[r.target]()
+        elif r.compiler_report is not None:
             # an NPU's compiled file runs only on that NPU; its graph is the INT8 TFLite's, checked above when exported
             log.info("%-14s runs only on its NPU: no accuracy summary here (its graph is the tflite-int8 one)", r.target)
             done.append(r)
             continue
-        cand = open_predictor(str(r.path))
+        else:
+            cand = open_predictor(str(r.path))
         stem = r.path.stem
         rep = compare(ref, cand, faces, data, chart_path=reports / f"{stem}.png", reference_predictions=ref_pred)
         rep.write(reports, stem)
@@ -333,15 +357,18 @@ def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, 
     return done
 
 
-def _check_set_summary(records: list[ExportRecord], float_model, qat, out: Path) -> list[ExportRecord]:
+def _check_set_summary(records: list[ExportRecord], float_model, qat, out: Path,
+                       simulated: dict | None = None) -> list[ExportRecord]:
     """The accuracy check without labels: every artifact against the reference model (the float model; the QAT
-    model, fake-quantized in torch, when INT8 targets are made from it alone) on the bundled check set."""
+    model, fake-quantized in torch, when INT8 targets are made from it alone) on the bundled check set; an NPU
+    target whose vendor simulates its quantized network (``simulated``) through that simulation."""
     from .calibration.check_set import load_check_set
     from .evaluation import open_predictor
     from .evaluation.predictors import torch_predictor
     from .evaluation.report import compare_crops, predict_crops
 
-    if all(r.compiler_report is not None for r in records):
+    simulated = simulated or {}
+    if all(r.compiler_report is not None and r.target not in simulated for r in records):
         log.info("NPU targets run only on their NPU: no accuracy check here (export tflite-int8 beside them for one)")
         return records
     check = load_check_set()
@@ -362,13 +389,13 @@ def _check_set_summary(records: list[ExportRecord], float_model, qat, out: Path)
     reports.mkdir(parents=True, exist_ok=True)
     done = []
     for r in records:
-        if r.compiler_report is not None:
+        if r.compiler_report is not None and r.target not in simulated:
             log.info("%-14s runs only on its NPU: no accuracy check here (its graph is the tflite-int8 one)", r.target)
             done.append(r)
             continue
         head = {"check": "no labels: the bundled check set", "reference": reference}
         try:
-            cand = open_predictor(str(r.path))
+            cand = simulated[r.target]() if r.target in simulated else open_predictor(str(r.path))
         except PipnetEdgeError as exc:
             log.warning("%-14s not checked: %s", r.target, exc)
             done.append(replace(r, summary={**head, "error": str(exc)}))
@@ -446,7 +473,12 @@ def _integer_npu_cell(r: ExportRecord) -> str:
         edge = f" + {c['edge_operators']} I/O (de)quantize" if c["edge_operators"] else ""
         parts.append(f"full-integer, {c['integer_operators']} ops{edge}" if c["full_integer"] else "NOT integer")
     c = r.compiler_report
-    if c is not None and "npu_operators" in c:  # Vela
+    if c is not None and "fits_in_chip" in c:  # Sony IMX500 (imxconv-pt's memory report)
+        fits = {True: "fits in chip", False: "DOES NOT FIT in chip", None: "fit unknown"}[c["fits_in_chip"]]
+        used = (f", {c['memory_bytes'] / 2**20:.2f} of {c['chip_memory_bytes'] / 2**20:.2f} MiB"
+                if c.get("memory_bytes") and c.get("chip_memory_bytes") else "")
+        parts.append(f"IMX500: {fits}{used}")
+    elif c is not None and "npu_operators" in c:  # Vela
         parts.append(f"NPU {c['npu_operators']} ops, CPU {c['cpu_operators']}; est. {c['inference_time_ms']} ms, "
                      f"SRAM {c['sram_kib']} KiB")
     elif c is not None:  # QNN: the whole graph compiled (a partial placement is refused)

@@ -61,11 +61,12 @@ def tiny_residual_model(seed: int = 0, input_size: int = 64, num_nb: int = 4) ->
     return tiny_model(seed, input_size, num_nb, backbone="tiny_residual_test")
 
 
-def tiny_model(seed: int = 0, input_size: int = 64, num_nb: int = 4, backbone: str = "tiny_test") -> torch.nn.Module:
+def tiny_model(seed: int = 0, input_size: int = 64, num_nb: int = 4, backbone: str = "tiny_test",
+               net_stride: int = 32) -> torch.nn.Module:
     """Random tiny PIPNet with data-like BatchNorm statistics and head outputs of realistic size."""
     torch.manual_seed(seed)
     mf = np.random.default_rng(0).uniform(0.1, 0.9, size=(68, 2))
-    spec = ModelSpec.create("300w-68", mf, backbone=backbone, input_size=input_size, num_nb=num_nb)
+    spec = ModelSpec.create("300w-68", mf, backbone=backbone, input_size=input_size, num_nb=num_nb, net_stride=net_stride)
     model = create_model(spec)
     with torch.no_grad():
         for layer in (model.cls_layer, model.x_layer, model.y_layer, model.nb_x_layer, model.nb_y_layer):

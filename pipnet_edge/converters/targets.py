@@ -38,7 +38,10 @@ _TOOLCHAINS = {
     "onnx": ("onnx", "onnxscript", "onnxslim"),
     "openvino": ("onnx", "onnxscript", "onnxslim", "openvino"),
     "tflite": ("litert_torch",),
+    "imx500": (),  # Sony's tools live in their own virtual environments: checked by the target's tool_check
 }
+# file suffixes of formats only an NPU runs (no runtime backend here, so not in runtime.artifact.FORMATS)
+_NPU_SUFFIXES = {"imx500": ".zip"}
 INT8_TOOLCHAIN = ("torchao", "litert_torch")
 # the pip extra that installs a module a target needs (default: "export")
 _EXTRA_OF_MODULE = {"ethosu": "ethos-u", "onnxruntime_qnn": "qnn"}
@@ -99,6 +102,14 @@ def _build_qnn_context(ctx: ExportContext, target: Target, path: Path, io_dtype:
     return path, {"compiler_report": report}
 
 
+def _build_imx500(ctx: ExportContext, target: Target, path: Path, io_dtype: str, metadata: str) -> tuple[Path, dict]:
+    """Sony IMX500: MCT post-training quantization of the float model on the run's calibration crops, MCT's ONNX,
+    ``imxconv-pt``; ``packerOut.zip`` in a folder named after the artifact, with our metadata beside it."""
+    from .imx500 import build_imx500
+
+    return build_imx500(ctx, target, path, metadata)
+
+
 def _with_npu(metadata: str, npu: dict) -> str:
     """``metadata`` (an artifact's JSON) with ``export["npu"]``: the NPU compiler's report, which the runtime reads."""
     doc = json.loads(metadata)
@@ -136,8 +147,12 @@ class Target:
     runtime: str
     description: str
     builder: Callable[[ExportContext, Target, Path, str, str], Path | tuple[Path, dict]] = field(repr=False, compare=False)
-    group: str = "all"  # the name that selects it with its kin: "all" (the core targets), "ethos-u", "qnn"
+    group: str = "all"  # the name that selects it with its kin: "all" (the core targets), "ethos-u", "qnn", "imx500"
     modules: tuple[str, ...] = ()  # Python modules the builder needs beyond its format's toolchain
+    # the NPU vendor's own toolkit quantizes it from the float model and the calibration faces (not our PT2E graph)
+    vendor_quantized: bool = False
+    # checks tools outside this Python (other virtual environments, Java) before any work; raises ExportError
+    tool_check: Callable[[], object] | None = field(default=None, repr=False, compare=False)
 
     @property
     def int8(self) -> bool:
@@ -145,16 +160,27 @@ class Target:
 
     @property
     def suffix(self) -> str:
-        return FORMATS[self.format].suffix
+        return _NPU_SUFFIXES[self.format] if self.format in _NPU_SUFFIXES else FORMATS[self.format].suffix
+
+    @property
+    def pt2e(self) -> bool:
+        """Made from the run's one PT2E quantized graph (every INT8 target but the vendor-quantized ones)."""
+        return self.int8 and not self.vendor_quantized
 
     @property
     def requires(self) -> tuple[str, ...]:
         """Python modules the builder needs (INT8: the PT2E quantizer is litert-torch's, on torchao)."""
-        return tuple(dict.fromkeys(_TOOLCHAINS[self.format] + (INT8_TOOLCHAIN if self.int8 else ()) + self.modules))
+        return tuple(dict.fromkeys(_TOOLCHAINS[self.format] + (INT8_TOOLCHAIN if self.pt2e else ()) + self.modules))
 
     def file_name(self, stem: str, io_dtype: str, variant: str = "") -> str:
         io = f"_{io_dtype}io" if self.int8 and io_dtype != self.io_dtypes[0] else ""
         return f"{stem}_{self.name}{'_' + variant if variant else ''}{io}{self.suffix}"
+
+
+def _check_imx500_tools():
+    from .imx500 import check_imx500_tools  # subprocesses only: Sony's tools are never imported here
+
+    return check_imx500_tools()
 
 
 def _ethos_u_configs():
@@ -187,11 +213,18 @@ TARGETS: dict[str, Target] = {
                "Qualcomm Hexagon NPU: the INT8 ONNX compiled ahead of time into a QNN context binary for one Snapdragon "
                "SoC (--qnn-soc, default SM8650), batch 1", _build_qnn_context, group="qnn",
                modules=("onnxruntime", "onnxruntime_qnn")),
+        Target("imx500", "imx500", "int8", ("uint8",), "Sony IMX500 (Raspberry Pi AI Camera)",
+               "Sony IMX500 on the Raspberry Pi AI Camera: MCT post-training quantization (IMX500 TPC, SDSP 3.18) of the "
+               "float model on --calib faces, imxconv-pt -> packerOut.zip (+ memory report, our metadata beside it); "
+               "tools from scripts/setup_imx500.sh", _build_imx500, group="imx500", vendor_quantized=True,
+               tool_check=_check_imx500_tools),
     )
 }
 # names that select several targets: "all" the core eight (installed by the export extra), then each NPU family
+# (a family of one target, such as "imx500", is selected by the target's own name)
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
-    g: tuple(t.name for t in TARGETS.values() if t.group == g) for g in dict.fromkeys(t.group for t in TARGETS.values())
+    g: tuple(t.name for t in TARGETS.values() if t.group == g)
+    for g in dict.fromkeys(t.group for t in TARGETS.values()) if g not in TARGETS
 }
 
 
@@ -222,12 +255,15 @@ def resolve_targets(names: str | list[str] | tuple[str, ...]) -> list[str]:
 
 
 def check_toolchains(names: list[str]) -> None:
-    """Raise :class:`ExportError` naming the missing module when a target's converter is not installed."""
+    """Raise :class:`ExportError` naming the missing module when a target's converter is not installed (and what
+    is missing of the tools a target drives outside this Python, with the command that installs them)."""
     for name in names:
         for module in TARGETS[name].requires:
             if importlib.util.find_spec(module) is None:
                 extra = _EXTRA_OF_MODULE.get(module, "export")
                 raise ExportError(f"target {name} needs the Python module {module!r}: pip install 'pipnet-edge[{extra}]'")
+        if TARGETS[name].tool_check is not None:
+            TARGETS[name].tool_check()
 
 
 def targets_markdown() -> str:
@@ -296,6 +332,12 @@ class ExportContext:
     source_info: dict = field(default_factory=dict)
     verbose: bool = False
     qnn_soc: str | int = "SM8650"  # the Snapdragon SoC the qnn-context target compiles for
+    # the accuracy check the run ends with: labelled faces (a path), None (the bundled check set) or "none"; targets
+    # whose network runs only in a vendor's simulation (imx500) run it there on the check's crops and leave a
+    # predictor factory in ``simulated`` (target name -> () -> Landmarker) for the check to use
+    check_data: str | None = None
+    data_limit: int = 100
+    simulated: dict = field(default_factory=dict, repr=False)
     _qgraph: object | None = field(default=None, repr=False)
     _onnx: dict = field(default_factory=dict, repr=False)  # int8 (bool) -> onnx.ModelProto without metadata
     _tflite_int8: dict = field(default_factory=dict, repr=False)  # io_dtype -> (full-INT8 .tflite bytes, IntegerCheck)
@@ -403,7 +445,7 @@ def _metadata(ctx: ExportContext, target: Target, io_dtype: str, extra: dict) ->
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     export.update(extra)
-    return encode_metadata(ctx.spec(target.int8), export)
+    return encode_metadata(ctx.spec(target.pt2e), export)
 
 
 def check_io_dtype(target: Target, io_dtype: str | None) -> str:
@@ -427,13 +469,15 @@ def build_target(ctx: ExportContext, name: str, io_dtype: str | None = None) -> 
     variant = str(ctx.qnn_soc).lower() if target.group == "qnn" else ""
     path = ctx.out_dir / target.file_name(ctx.stem, io, variant)
     t0 = time.time()
-    quantization = ctx.qgraph().info if target.int8 else None
-    metadata = _metadata(ctx, target, io, {"quantization": quantization} if target.int8 else {})
-    check = _integer_check(ctx, target, io) if target.int8 else None  # before anything is written
+    quantization = ctx.qgraph().info if target.pt2e else None
+    metadata = _metadata(ctx, target, io, {"quantization": quantization} if target.pt2e else {})
+    check = _integer_check(ctx, target, io) if target.pt2e else None  # before anything is written
     built = target.builder(ctx, target, path, io, metadata)
     path, extra = built if isinstance(built, tuple) else (built, {})
+    files = extra.pop("files", None)  # an NPU format's files (no runtime format to ask)
+    quantization = extra.pop("quantization", quantization)  # a vendor-quantized target's own account
     seconds = time.time() - t0
-    size = artifact_size(path)
+    size = sum(Path(f).stat().st_size for f in files) if files else artifact_size(path)
     log.info("%-14s -> %s (%.2f MB, %.1f s)", name, path, size / 1e6, seconds)
     return ExportRecord(name, Path(path), size, round(seconds, 2), io, quantization, integer_check=check, **extra)
 
