@@ -345,7 +345,7 @@ def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, 
             continue
         else:
             cand = open_predictor(str(r.path))
-        stem = r.path.stem
+        stem = _report_stem(r)
         rep = compare(ref, cand, faces, data, chart_path=reports / f"{stem}.png", reference_predictions=ref_pred)
         rep.write(reports, stem)
         done.append(replace(r, summary={k: v for k, v in rep.to_dict().items() if not k.startswith("per_landmark")}))
@@ -355,6 +355,12 @@ def _accuracy_summary(records: list[ExportRecord], float_model, qat, data: str, 
             rep.displacement_max_px, rep.argmax_agreement * 100,
         )
     return done
+
+
+def _report_stem(r: ExportRecord) -> str:
+    """The name of an artifact's reports: its file stem, or for a file named by its NPU's tools (``packerOut.zip``)
+    the artifact's folder."""
+    return r.path.parent.name if r.path.name == "packerOut.zip" else r.path.stem
 
 
 def _check_set_summary(records: list[ExportRecord], float_model, qat, out: Path,
@@ -401,7 +407,7 @@ def _check_set_summary(records: list[ExportRecord], float_model, qat, out: Path,
             done.append(replace(r, summary={**head, "error": str(exc)}))
             continue
         try:
-            rep = compare_crops(ref, cand, crops, check.describe(), chart_path=reports / f"{r.path.stem}.png",
+            rep = compare_crops(ref, cand, crops, check.describe(), chart_path=reports / f"{_report_stem(r)}.png",
                                 reference_predictions=ref_pred)
         except PipnetEdgeError as exc:  # e.g. a reference whose eye corners coincide (an untrained model)
             log.warning("%-14s not checked: %s", r.target, exc)
@@ -409,7 +415,7 @@ def _check_set_summary(records: list[ExportRecord], float_model, qat, out: Path,
             continue
         finally:
             cand.close()
-        rep.write(reports, r.path.stem)
+        rep.write(reports, _report_stem(r))
         body = {k: v for k, v in rep.to_dict().items() if not k.startswith("per_landmark") and k != "reference"}
         body["worst_landmarks"] = [list(w) for w in rep.worst_landmarks]  # as the JSON record reads back
         tolerance = CHECK_TOLERANCE.get(TARGETS[r.target].precision, CHECK_TOLERANCE["int8"])
@@ -418,7 +424,7 @@ def _check_set_summary(records: list[ExportRecord], float_model, qat, out: Path,
         if not ok:
             log.warning("%-14s is %.3f %% (NME) from the %s's points on the check set, more than the %.2f %% a %s "
                         "artifact should be: a conversion problem? (report: %s)", r.target, rep.nme_vs_reference,
-                        reference, tolerance, TARGETS[r.target].precision, reports / f"{r.path.stem}.md")
+                        reference, tolerance, TARGETS[r.target].precision, reports / f"{_report_stem(r)}.md")
         log.info("%-14s vs the %s: displacement mean %.3f px max %.2f px (of the %d-px input), argmax agreement "
                  "%.1f %%, NME vs its points %.3f %%", r.target, reference, rep.displacement_mean_px,
                  rep.displacement_max_px, rep.input_size, rep.argmax_agreement * 100, rep.nme_vs_reference)

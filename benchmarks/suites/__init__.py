@@ -17,6 +17,7 @@ SUITES: dict[str, str] = {
     "int8_detector": "the full-integer INT8 BlazeFace against the float one it was made from (and Vela's report)",
     "vela_matrix": "Arm Ethos-U: every bundled model on every Vela configuration",
     "qnn_agreement": "Qualcomm Hexagon (onnxruntime-qnn's HTP) vs onnxruntime CPU; which SoCs compile each model",
+    "imx500": "Sony IMX500 (Raspberry Pi AI Camera): MCT's quantization in simulation vs our INT8 TFLite; chip memory",
     "large_pose": "faces turned away: NME by pose on held-out in-the-wild faces; do the point scores flag bad points",
     "head_pose": "head pose from the landmarks: roll on turned photos, yaw's sign when mirrored, predicted vs labels",
 }

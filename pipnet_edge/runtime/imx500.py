@@ -21,7 +21,8 @@ Coordinates: an ROI ``(left, top, width, height)`` in integer pixels of some fra
 ``set_inference_roi_abs`` takes it, or the main stream's pixels, as Picamera2's ``IMX500.get_roi_scaled(request)``
 returns it) covers pixel columns ``left .. left + width - 1``; points come back in that frame, pixel centres at
 integers (the :class:`~pipnet_edge.runtime.results.FaceLandmarks` convention). :func:`roi_for_points` makes the next
-frame's ROI from this frame's points (the model's own crop rule, the 300W protocol), :func:`frame_to_sensor` and
+frame's ROI from this frame's points (the model's own crop rule, the 300W protocol), :func:`roi_for_box` from a CPU
+detector's box (its calibrated crop rule), :func:`frame_to_sensor` and
 :func:`sensor_to_frame` convert between the main stream's pixels and the full sensor's through the frame's
 ``ScalerCrop``.
 """
@@ -42,7 +43,7 @@ from .presence import AUTO, resolve_min_face_presence
 from .results import FaceLandmarks, LandmarkerResult
 
 __all__ = ["SENSOR_SIZE", "SIDECAR_NAME", "Imx500Landmarker", "camera_heads", "frame_to_sensor", "read_imx500_metadata",
-           "roi_for_points", "sensor_to_frame"]
+           "roi_for_box", "roi_for_points", "sensor_to_frame"]
 
 SIDECAR_NAME = "pipnet_edge.json"  # written by `python -m pipnet_edge.export --target imx500` beside packerOut.zip
 SENSOR_SIZE = (4056, 3040)  # the IMX500's full resolution: the frame of set_inference_roi_abs and ScalerCrop
@@ -97,17 +98,23 @@ def camera_heads(outputs: Sequence[np.ndarray] | Mapping[str, np.ndarray], spec,
     return heads
 
 
-def roi_for_points(points: np.ndarray, spec, bounds: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
-    """The next inference ROI ``(left, top, width, height)`` for a face whose ``points`` are known (this frame's),
-    in the same frame: the model's own crop rule around their box (the 300W protocol the model was trained on),
-    axis-aligned (the IMX500 cannot turn its ROI), clipped to ``bounds`` ``(width, height)`` when given."""
-    cx, cy, side, _ = box_regions(geometry.box_from_points(np.asarray(points, np.float64))[None], spec.crop)[0]
+def roi_for_box(box, rule, bounds: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
+    """The inference ROI ``(left, top, width, height)`` for a face box ``[x0, y0, x1, y1]`` under a crop rule (a
+    detector's ``crop_rule``, or the model's ``spec.crop`` for a box around its points), in the box's frame: the
+    rule's square, axis-aligned (the IMX500 cannot turn its ROI), clipped to ``bounds`` ``(width, height)``."""
+    cx, cy, side, _ = box_regions(np.asarray(box, np.float64).reshape(1, 4), rule)[0]
     left, top, size = round(cx - side / 2 + 0.5), round(cy - side / 2 + 0.5), max(1, round(side))
     right, bottom = left + size, top + size
     if bounds is not None:
         left, top = max(0, left), max(0, top)
         right, bottom = min(int(bounds[0]), right), min(int(bounds[1]), bottom)
     return int(left), int(top), int(max(1, right - left)), int(max(1, bottom - top))
+
+
+def roi_for_points(points: np.ndarray, spec, bounds: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
+    """The next inference ROI for a face whose ``points`` are known (this frame's), in the same frame: the model's
+    own crop rule (the 300W protocol it was trained on) around their box, as :func:`roi_for_box`."""
+    return roi_for_box(geometry.box_from_points(np.asarray(points, np.float64)), spec.crop, bounds)
 
 
 def frame_to_sensor(rect, scaler_crop, frame_size) -> tuple[int, int, int, int]:
