@@ -55,7 +55,8 @@ def _val_folder(train: Path, dest: Path) -> Path:
     for r in val:
         img = Path(r.image_path)
         for src in (img, img.with_suffix(".pts")):
-            (dest / src.name).symlink_to(src.resolve())
+            if not (dest / src.name).exists():
+                (dest / src.name).symlink_to(src.resolve())
     return dest
 
 
@@ -168,12 +169,12 @@ def main(argv=None) -> int:
               "val_dir": (f"VAL_DIR: a folder of links to the faces of {portable(train)} that training's --val-fraction 0.1 "
                           "--seed 0 holds out (split_validation), made by the suite"),
               "rows": []}
+    splits = {"test": (test, portable(test))}
+    if "val" in args.splits:
+        splits["val"] = (_val_folder(train, work / "val_faces"), "VAL_DIR")
     for model in args.models:
         for split in args.splits:
-            if split == "test":
-                data, shown = test, portable(test)
-            else:
-                data, shown = _val_folder(train, work / "val_faces"), "VAL_DIR"
+            data, shown = splits[split]
             result["rows"].append(run_split(model, split, data, shown, train, args.calib_count, work / f"{model}_{split}"))
     from pipnet_edge.assets.registry import CARDS
 
