@@ -10,6 +10,7 @@ Examples::
     python -m pipnet_edge.export --target tflite-int8 --weights runs/mbv2-qat/qat.safetensors \\
         --io-dtype uint8                                               # QAT model, raw uint8 pixels in
     python -m pipnet_edge.export --target ethos-u --model lite          # Arm Ethos-U55/65/85 (Vela), all six configurations
+    python -m pipnet_edge.export --target imx500 --model lite --calib ../shared/data/300w/train   # Raspberry Pi AI Camera
 
 From Python: ``from pipnet_edge.export import export; records = export("lite", ["onnx", "tflite-int8"], "exports")``.
 
@@ -18,7 +19,10 @@ the weights are a QAT model, otherwise post-training quantization calibrated on 
 Every INT8 graph is full-integer (every operator, the residual Adds included, on int8 tensors; no
 quantize / dequantize inside): each INT8 export is checked, and refused when it is not. NPU targets
 (``ethos-u*``) compile the INT8 TFLite with the NPU's own compiler and keep its report (operators on
-the NPU and the CPU, estimated time and memory) in the artifact and the export record.
+the NPU and the CPU, estimated time and memory) in the artifact and the export record. ``imx500`` (Sony's IMX500,
+the Raspberry Pi AI Camera) is quantized by Sony's own toolkit (MCT) from the float model on the calibration faces
+and converted by ``imxconv-pt``, both in their own virtual environments (``scripts/setup_imx500.sh``); its accuracy
+check runs MCT's simulation of the quantized network.
 Every artifact carries the ModelSpec and its export settings as metadata, and each export
 ends with an accuracy check against the float model: on ``--data`` (labelled faces: NME, NME delta), or by
 default, with no labels, on the bundled check set (crops of the public-domain portraits in ``docs/``): point
@@ -113,7 +117,9 @@ def export(
         qat: a QAT model (file or ``QATModel``) for the INT8 targets when ``model`` is the float one
             (CLI ``--qat-weights``); INT8 then uses its learned quantization, without calibration.
         calib: calibration faces for post-training INT8 from a float model (a 300W folder, list
-            file or image folder, or a ``CalibrationSet``); never the test set. Unused with a QAT model.
+            file or image folder, or a ``CalibrationSet``); never the test set. Unused with a QAT model, except by
+            ``imx500``, which always quantizes the float model with MCT on them (a bundled model without ``calib``:
+            its training faces, ``$PIPNET_EDGE_SHARED/data/300w/train``, when that folder exists).
         data: labelled faces for an accuracy summary of every artifact against the float model
             (or, for INT8 targets from a QAT model alone, the QAT model, fake-quantized in torch): NME of both.
             ``None`` (the default): the no-label check on the bundled check set
@@ -257,8 +263,8 @@ def _load_sources(model, qat, need_float: bool, need_int8: bool, verbose: bool =
     has_float = bundled is not None or float_file is not None or float_model is not None
     has_qat = bundled is not None or qat_file is not None or qat_model is not None
     if need_float and not has_float:
-        raise ExportError("float targets need the float model: pass --weights FLOAT.safetensors "
-                          "(a QAT model only makes INT8 targets)")
+        raise ExportError("float targets (and imx500, which MCT quantizes from the float model) need the float model: "
+                          "pass --weights FLOAT.safetensors (a QAT model only makes the other INT8 targets)")
     if float_model is None and (need_float or (need_int8 and not has_qat)):
         float_model = load_model(bundled.path("fp16") if bundled is not None else float_file)
     elif float_model is not None and not need_float and has_qat:
@@ -500,7 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="default", help="bundled model to export when no --weights are given: default or lite")
     p.add_argument("--weights", help="float model (.safetensors/.pt) or QAT model (.safetensors); default: the bundled --model")
     p.add_argument("--qat-weights", help="QAT model for the INT8 targets, when --weights is the float model")
-    p.add_argument("--calib", help="calibration faces for post-training INT8 (300W folder, list file or image folder)")
+    p.add_argument("--calib", help="calibration faces for post-training INT8 and imx500 (300W folder, list file or image "
+                   "folder; never test faces)")
     p.add_argument("--calib-count", type=int, default=300, help="faces sampled for calibration (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="exports", help="output folder (default exports/)")

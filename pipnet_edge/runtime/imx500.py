@@ -146,32 +146,15 @@ class Imx500Landmarker:
             a number in [0, 1]; 0 / ``None``: off): a face whose score (mean heatmap peak) is below it is dropped,
             the sign that the face has left the ROI (then find it again, with a detector on the CPU).
 
-    Example (on the Pi; ``imx500-package -i packerOut.zip -o .`` made ``network.rpk``)::
+    Example (on the Pi, after ``imx500-package -i packerOut.zip -o .``; the whole loop, with a CPU detector to find
+    the face and the ROI following it, is in docs/npu.md)::
 
-        from picamera2 import Picamera2
-        from picamera2.devices import IMX500
-        from pipnet_edge.runtime.imx500 import Imx500Landmarker, frame_to_sensor, roi_for_points
-
-        imx500 = IMX500("network.rpk")             # before Picamera2(); pipnet_edge.json lies beside the .rpk
+        imx500 = IMX500("network.rpk")             # Picamera2's; pipnet_edge.json lies beside the .rpk
         lm = Imx500Landmarker("network.rpk")
-        picam2 = Picamera2(imx500.camera_num)
-        picam2.start(picam2.create_preview_configuration(main={"size": (1280, 960), "format": "RGB888"}))
-        imx500.set_inference_roi_abs(frame_to_sensor(first_face_roi, picam2.capture_metadata()["ScalerCrop"],
-                                                     (1280, 960)))
-        while True:
-            request = picam2.capture_request()
-            meta = request.get_metadata()
-            outputs = imx500.get_outputs(meta)
-            roi = imx500.get_roi_scaled(request)    # the ROI this result was computed on, main-stream pixels
-            request.release()
-            if outputs is None:
-                continue
-            result = lm.detect(outputs, roi)        # LandmarkerResult: faces[0].points (68, 2), main-stream pixels
-            if not result.faces:                    # the face left the ROI: find it again (a CPU detector)
-                ...
-            else:
-                nxt = roi_for_points(result.faces[0].points, lm.spec, bounds=(1280, 960))
-                imx500.set_inference_roi_abs(frame_to_sensor(nxt, meta["ScalerCrop"], (1280, 960)))
+        ...
+        result = lm.detect(imx500.get_outputs(metadata), imx500.get_roi_scaled(request))
+        points = result.faces[0].points            # (68, 2), main-stream pixels
+        imx500.set_inference_roi_abs(frame_to_sensor(roi_for_points(points, lm.spec), metadata["ScalerCrop"], size))
     """
 
     def __init__(self, metadata: str | Path | ArtifactInfo, *, use_nrm: bool = True, min_face_presence=AUTO) -> None:
