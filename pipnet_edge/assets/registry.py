@@ -72,6 +72,9 @@ class ModelCard:
     recipe: str  # the script that rebuilds it
     card: str  # the docs page with its history and how its last steps were chosen
     figures: tuple[Figure, ...] = field(default_factory=tuple)
+    # the face presence threshold on FaceLandmarks.score the runtime applies for this network by default
+    # (min_face_presence="auto"; chosen by `python -m benchmarks face_presence`, docs/runtime.md)
+    min_face_presence: float | None = None
 
     @property
     def stem(self) -> str:
@@ -141,7 +144,7 @@ CARDS: dict[str, ModelCard] = {
             training_data="2,012 labelled 300W training faces (LFPW, Helen, AFW train) and 6,650 unlabelled MTFL faces "
                           "(self-training)",
             recipe="scripts/build_default_model.sh", card="docs/models.md#default-mobilenetv2-pipnet-68",
-            figures=_figures("default", 3.067, 3.043, 4.705, 4.659, 2.54),
+            figures=_figures("default", 3.067, 3.043, 4.705, 4.659, 2.54), min_face_presence=0.37,
         ),
         ModelCard(
             name="lite", title="MobileNetV2 cut at stride 16: the fast one",
@@ -154,7 +157,7 @@ CARDS: dict[str, ModelCard] = {
                           "taught by the default model)",
             recipe="scripts/build_lite_model.sh",
             card="docs/models.md#lite-mobilenetv2-cut-at-stride-16-512-channel-heads-112x112-input",
-            figures=_figures("lite", 3.263, 3.247, 4.749, 4.758, 0.42),
+            figures=_figures("lite", 3.263, 3.247, 4.749, 4.758, 0.42), min_face_presence=0.44,
         ),
     )
 }

@@ -6,7 +6,7 @@ such a crop, finds no clear landmark and its heatmap peaks stay low. A face's pr
 :attr:`~pipnet_edge.runtime.results.FaceLandmarks.score`, the mean heatmap peak over its points; a Landmarker drops a
 face the detector found when that score is below ``min_face_presence``, and a video track ends when it falls below.
 
-The default, ``"auto"``, is the threshold chosen for the model's network (:data:`MIN_FACE_PRESENCE`, matched by input
+The default, ``"auto"``, is the threshold chosen for the model's network (its card's ``min_face_presence``, matched by input
 size, stride and neighbours, so an export of a bundled model gets that model's value; any other network gets
 :data:`FALLBACK_MIN_FACE_PRESENCE`). They were chosen on photos made of the 300W TRAINING faces and of face-free
 backgrounds, as the highest score any non-face reached plus 0.02, and checked on the test photos
@@ -23,9 +23,11 @@ from ..errors import InputError
 __all__ = ["AUTO", "FALLBACK_MIN_FACE_PRESENCE", "MIN_FACE_PRESENCE", "check_min_face_presence", "keep_present",
            "resolve_min_face_presence"]
 
+from ..assets.registry import CARDS
+
 AUTO = "auto"
-# bundled model -> its threshold on the mean heatmap peak (python -m benchmarks face_presence)
-MIN_FACE_PRESENCE: dict[str, float] = {"default": 0.37, "lite": 0.44}
+# bundled model -> its threshold on the mean heatmap peak, from its card (python -m benchmarks face_presence)
+MIN_FACE_PRESENCE: dict[str, float] = {n: c.min_face_presence for n, c in CARDS.items() if c.min_face_presence}
 # a network that is neither: the default model's value (at the detectors' default thresholds no non-face of the
 # background set scored above it with either bundled model)
 FALLBACK_MIN_FACE_PRESENCE = MIN_FACE_PRESENCE["default"]
@@ -44,8 +46,6 @@ def resolve_min_face_presence(value, spec) -> float | None:
     """The threshold a Landmarker applies: ``value`` itself, the model's own for ``"auto"``, ``None`` when off."""
     check_min_face_presence(value)
     if value == AUTO:
-        from ..assets.registry import CARDS
-
         for name, card in CARDS.items():
             if (card.input_size, card.stride, card.num_nb) == (spec.input_size, spec.net_stride, spec.num_nb) \
                     and name in MIN_FACE_PRESENCE:
