@@ -26,8 +26,20 @@ from pathlib import Path
 
 from ..errors import ModelLoadError
 
-__all__ = ["Figure", "ModelCard", "ResolvedModel", "CARDS", "ROLES", "DEPRECATED_NAMES", "model_names", "bundled_files", "get_card",
-           "resolve_model", "render_models_table", "MACS_COMMAND"]
+__all__ = [
+    "CARDS",
+    "DEPRECATED_NAMES",
+    "MACS_COMMAND",
+    "ROLES",
+    "Figure",
+    "ModelCard",
+    "ResolvedModel",
+    "bundled_files",
+    "get_card",
+    "model_names",
+    "render_models_table",
+    "resolve_model",
+]
 
 ASSETS_DIR = Path(__file__).resolve().parent
 
