@@ -191,6 +191,10 @@ def export(
         if (need_int8 and qat_model is None) or need_vendor:
             if calib is None and need_vendor and info.get("weights", "").startswith("bundled "):
                 calib = _bundled_training_faces()
+            if calib is None and need_vendor:
+                raise ExportError("target imx500 quantizes the float model with MCT on calibration faces: pass --calib "
+                                  "DIR (calib= in Python): training faces (a 300W folder, a list file, or a folder of "
+                                  "face photos), never the test set")
             calib_set = _calibration(calib, float_model, calib_count, seed)
         int8_source = (qat_model if qat_model is not None else float_model) if need_int8 else None
         ctx = ExportContext(float_model, int8_source, calib_set, Path(out), name or stem,

@@ -52,6 +52,16 @@ def test_missing_tools_are_named_with_the_install_command(tmp_path, monkeypatch,
     assert "scripts/setup_imx500.sh" in capsys.readouterr().err
 
 
+def test_calibration_faces_are_required(tmp_path, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setitem(TARGETS, "imx500", dataclasses.replace(TARGETS["imx500"], tool_check=None))  # tools or not
+    monkeypatch.setenv("PIPNET_EDGE_SHARED", str(tmp_path / "no-shared"))  # no training faces to default to
+    with pytest.raises(ExportError, match="imx500 quantizes the float model with MCT on calibration faces: pass --calib"):
+        export("lite", "imx500", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_broken_mct_venv_is_reported(tmp_path, monkeypatch):
     bin_dir = tmp_path / "mct" / "bin"
     bin_dir.mkdir(parents=True)
