@@ -90,7 +90,7 @@ def run_split(model: str, split: str, data: Path, shown: str, train: Path, calib
         "command": (f"python -m pipnet_edge.export --target imx500 --model {model} --calib {portable(train)} "
                     f"--calib-count {calib_count} --data {shown} --data-limit 0 --out DIR"),
         "tflite_command": f"python -m pipnet_edge.evaluate --model {model} --data {shown}",
-        "packer_out_sha256": sha256_file(rec.path), "quantization": rec.quantization,
+        "packer_out_sha256": sha256_file(rec.path), "quantization": _portable_quantization(rec.quantization),
     }
     c = rec.compiler_report
     row["chip"] = {k: c.get(k) for k in ("compiler", "fits_in_chip", "memory_bytes", "model_memory_bytes",
@@ -102,6 +102,13 @@ def run_split(model: str, split: str, data: Path, shown: str, train: Path, calib
           f"INT8 TFLite {row['nme_tflite_int8']:.3f} ({row['imx500_minus_tflite']:+.3f}); fits in chip "
           f"{row['chip']['fits_in_chip']}, {row['chip']['memory_bytes']} B; {seconds:.0f} s", flush=True)
     return row
+
+
+def _portable_quantization(q: dict | None) -> dict | None:
+    """The record's quantization details with the calibration source as a repository-relative path."""
+    if not q or not isinstance(q.get("calibration"), dict) or "source" not in q["calibration"]:
+        return q
+    return {**q, "calibration": {**q["calibration"], "source": portable(q["calibration"]["source"])}}
 
 
 def render_markdown(envelope: dict) -> str:
