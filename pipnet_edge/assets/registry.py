@@ -143,6 +143,11 @@ def _figures(name: str, int8: float, fp16: float, mtfl_int8: float, mtfl_fp16: f
 
 
 _LICENCE = "research only (trained on 300W and MTFL)"
+
+
+def _family_files(stem: str) -> dict[str, str]:
+    """A bundled model's three files by role, named after its stem (``<stem>_int8.tflite``, ...)."""
+    return {"int8": f"{stem}_int8.tflite", "fp16": f"{stem}_fp16.safetensors", "qat": f"{stem}_qat.safetensors"}
 CARDS: dict[str, ModelCard] = {
     card.name: card
     for card in (
@@ -150,8 +155,7 @@ CARDS: dict[str, ModelCard] = {
             name="default", title="MobileNetV2-PIPNet-68: the accurate one",
             network="MobileNetV2-PIPNet-68, stride 32, `num_nb` 10", input_size=256, stride=32, num_nb=10,
             macs=519_299_072,
-            files={"int8": "pipnet_mbv2_300w68_int8.tflite", "fp16": "pipnet_mbv2_300w68_fp16.safetensors",
-                   "qat": "pipnet_mbv2_300w68_qat.safetensors"},
+            files=_family_files("pipnet_mbv2_300w68"),
             weights_licence=_LICENCE,
             training_data="2,012 labelled 300W training faces (LFPW, Helen, AFW train) and 6,650 unlabelled MTFL faces "
                           "(self-training)",
@@ -162,8 +166,7 @@ CARDS: dict[str, ModelCard] = {
             name="lite", title="MobileNetV2 cut at stride 16: the fast one",
             network="MobileNetV2 cut at stride 16, 512-channel heads, `num_nb` 5", input_size=112, stride=16, num_nb=5,
             macs=77_051_520,
-            files={"int8": "pipnet_lite_300w68_int8.tflite", "fp16": "pipnet_lite_300w68_fp16.safetensors",
-                   "qat": "pipnet_lite_300w68_qat.safetensors"},
+            files=_family_files("pipnet_lite_300w68"),
             weights_licence=_LICENCE,
             training_data="2,012 labelled 300W training faces and 6,650 unlabelled MTFL faces (self-training, "
                           "taught by the default model)",

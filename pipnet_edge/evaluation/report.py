@@ -24,6 +24,15 @@ from .runner import predict_faces
 __all__ = ["AgreementReport", "ParityReport", "compare", "compare_crops"]
 
 
+def _write_report(report, out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """``OUT/<stem>.json`` (``report.to_dict()``) and ``OUT/<stem>.md`` (``report.markdown()``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    j, m = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
+    j.write_text(json.dumps(report.to_dict(), indent=2))
+    m.write_text(report.markdown())
+    return j, m
+
+
 @dataclass
 class ParityReport:
     reference: str
@@ -67,12 +76,7 @@ class ParityReport:
         return "\n".join(lines) + "\n"
 
     def write(self, out_dir: Path, stem: str) -> tuple[Path, Path]:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        j = out_dir / f"{stem}.json"
-        m = out_dir / f"{stem}.md"
-        j.write_text(json.dumps(self.to_dict(), indent=2))
-        m.write_text(self.markdown())
-        return j, m
+        return _write_report(self, out_dir, stem)
 
 
 def compare(
@@ -174,12 +178,7 @@ class AgreementReport:
         return "\n".join(lines) + "\n"
 
     def write(self, out_dir: Path, stem: str) -> tuple[Path, Path]:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        j = out_dir / f"{stem}.json"
-        m = out_dir / f"{stem}.md"
-        j.write_text(json.dumps(self.to_dict(), indent=2))
-        m.write_text(self.markdown())
-        return j, m
+        return _write_report(self, out_dir, stem)
 
 
 def predict_crops(predictor: Predictor, crops: np.ndarray, batch_size: int = 16):
