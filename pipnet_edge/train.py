@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--pose-balance", type=float, default=0.0,
                    help="draw pseudo-labelled faces by pose bin of their pseudo-labels: 0 uniform (default), 1 every bin "
                         "alike (turned faces more often)")
+    u.add_argument("--anchor", type=float, default=0.0,
+                   help="warp each pseudo-labelled face's 68 points so their five derived points land on the face's "
+                        "human five points (plus the schemes' median offset): 0 off (default), 1 fully "
+                        "(pipnet_edge/training/anchored_labels.py)")
+    u.add_argument("--anchor-mode", default="spline", choices=["spline", "affine"],  # anchored_labels.ANCHOR_MODES
+                   help="with --anchor: a thin-plate spline puts the five derived points exactly on the human ones "
+                        "(spline), or one least-squares affine map moves the whole face (affine)")
     u.add_argument("--unlabelled-limit", type=int, help="a seeded random subset of this many unlabelled faces (smoke runs)")
     p.add_argument("--flip-prob", type=float, default=0.5,
                    help="augmentation: probability of mirroring a crop and its labels (0 turns flips off; with flips the "
@@ -124,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.pose_balance and not args.unlabelled:
         print("error: --pose-balance draws pseudo-labelled faces: it needs --unlabelled", file=sys.stderr)
         return 2
+    if not 0.0 <= args.anchor <= 1.0:
+        print(f"error: --anchor is in [0, 1] (0: the teacher's points, 1: fully on the human five points), got {args.anchor}",
+              file=sys.stderr)
+        return 2
+    if args.anchor and not args.unlabelled:
+        print("error: --anchor moves pseudo-labels onto the unlabelled faces' five points: it needs --unlabelled",
+              file=sys.stderr)
+        return 2
     from .data.augment import AugmentConfig
     from .training import TrainConfig, train
 
@@ -140,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds, curriculum=args.curriculum, curriculum_start=args.curriculum_start, confidence=args.confidence,
         fixed_teacher=args.fixed_teacher, round_init=args.round_init, round_epochs=args.round_epochs,
         unlabelled_limit=args.unlabelled_limit, unlabelled_separate_pass=args.unlabelled_separate_pass,
-        pose_balance=args.pose_balance,
+        pose_balance=args.pose_balance, anchor=args.anchor,
+        anchor_mode=args.anchor_mode,
         point_bias=not args.no_point_bias,
     )
     try:

@@ -145,7 +145,8 @@ def test_self_training_rounds_on_synthetic_faces(tmp_path):
 
 
 def test_train_unlabelled_cli_smoke_on_mtfl_both_model_families(tmp_path):
-    """`python -m pipnet_edge.train --unlabelled`: the bundled default model labels 8 real MTFL faces; 2 steps per student."""
+    """`python -m pipnet_edge.train --unlabelled`: the bundled default model labels 8 real MTFL faces; 2 steps per student
+    (the lite one on labels anchored to the faces' five points)."""
     from pipnet_edge.train import main
 
     listing = require(MTFL_LIST, "MTFL five-point faces")
@@ -158,7 +159,7 @@ def test_train_unlabelled_cli_smoke_on_mtfl_both_model_families(tmp_path):
         out = tmp_path / name
         rc = main(["--data", str(labelled), "--unlabelled", str(listing), "--unlabelled-limit", "8", "--out", str(out), *arch,
                    "--batch-size", "2", "--epochs", "1", "--max-steps", "2", "--threads", "1", "--no-progress",
-                   "--lowres-prob", "0.5", *(["--unlabelled-separate-pass"] if name == "default" else [])])
+                   "--lowres-prob", "0.5", *(["--unlabelled-separate-pass"] if name == "default" else ["--anchor", "1"])])
         assert rc == 0 and (out / "final.safetensors").is_file()
         rounds = json.loads((out / "rounds.json").read_text())
         assert rounds[0]["teacher"] == "default-fp16" and rounds[0]["faces"] == 8 and rounds[0]["share"] == 1.0
@@ -166,6 +167,9 @@ def test_train_unlabelled_cli_smoke_on_mtfl_both_model_families(tmp_path):
         cache = np.load(out / "round1" / "pseudo_labels.npz")
         assert cache["points"].shape == (8, 68, 2) and 0 < float(np.median(cache["points"])) < 80
         assert "u_score" in json.loads((out / "round1" / "history.jsonl").read_text())
+        if name == "lite":  # --anchor: the pseudo-labels were moved onto the faces' human five points
+            anchoring = json.loads((out / "round1" / "anchoring.json").read_text())
+            assert anchoring["faces"] == 8 and anchoring["strength"] == 1.0 and len(anchoring["offset"]) == 5
 
 
 def test_evaluate_five_point_cli(tmp_path, capsys):

@@ -5,7 +5,9 @@
 1. the teacher labels every unlabelled training face once, unaugmented, on the crop a labelled face
    gets (cached in ``OUT/round<k>/pseudo_labels.npz``, with its confidences). Round 1's teacher is
    ``--teacher`` (default: the bundled default model's float weights, ``default-fp16``); later
-   rounds' teacher is the previous round's student, or the first teacher again with ``--fixed-teacher``;
+   rounds' teacher is the previous round's student, or the first teacher again with ``--fixed-teacher``.
+   With ``--anchor`` the pseudo-labels are then warped onto the faces' human five points
+   (:mod:`pipnet_edge.training.anchored_labels`; the offset and moves in ``OUT/round<k>/anchoring.json``);
 2. the curriculum (:mod:`pipnet_edge.training.curriculum`) picks the round's faces: ``none`` all of
    them, ``stc`` the most confident share, growing from ``--curriculum-start`` to 1.0 over the rounds
    (``OUT/round<k>/selected_faces.txt``, easiest first);
@@ -39,6 +41,7 @@ import numpy as np
 
 from ..data.annotations import FaceRecord
 from ..errors import DataError, SpecError
+from .anchored_labels import ANCHOR_MODES
 from .curriculum import CONFIDENCES, CURRICULA, round_shares, select_faces
 from .distributed import is_main, pick_device, setup_distributed
 from .pseudo_labels import cached_pseudo_labels
@@ -67,6 +70,10 @@ def _check(cfg: TrainConfig) -> None:
         raise SpecError(f"--unlabelled-ratio must be positive, got {cfg.unlabelled_ratio}")
     if not cfg.unlabelled_weight > 0:
         raise SpecError(f"--unlabelled-weight must be positive, got {cfg.unlabelled_weight}")
+    if not 0.0 <= cfg.anchor <= 1.0:
+        raise SpecError(f"--anchor must be in [0, 1], got {cfg.anchor}")
+    if cfg.anchor_mode not in ANCHOR_MODES:
+        raise SpecError(f"--anchor-mode must be one of {', '.join(ANCHOR_MODES)}, got {cfg.anchor_mode!r}")
     if cfg.unlabelled_limit is not None and cfg.unlabelled_limit < 1:
         raise SpecError(f"--unlabelled-limit must be at least 1, got {cfg.unlabelled_limit}")
     if cfg.round_epochs is not None and cfg.round_epochs < 1:
@@ -102,6 +109,26 @@ def _last_history(out: Path) -> dict:
         return {}
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     return json.loads(lines[-1]) if lines else {}
+
+
+def _anchored(points: np.ndarray, pool: list[FaceRecord], index: np.ndarray, strength: float, mode: str, rdir: Path
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The pseudo-labels anchored to the pool's human five points, and ``index`` without the faces anchoring gave up on."""
+    from .anchored_labels import anchor_points
+
+    five = np.stack([r.points for r in pool]).astype(np.float64)
+    if five.shape[1:] != (5, 2):
+        raise DataError(f"--anchor needs five human points per unlabelled face (an MTFL-style list), got {five.shape[1:]}")
+    anchored, report = anchor_points(points, five, strength=strength, mode=mode)
+    lost = report.moves > report["max_move"]
+    kept = index[~lost[index]]
+    report["dropped_faces"] = int(len(index) - len(kept))
+    if is_main():
+        (rdir / "anchoring.json").write_text(json.dumps(dict(report), indent=2))
+    log.info("pseudo-labels anchored to the human five points (%s, strength %.2f): median move %.3f IOD (p90 %.3f), "
+             "convention offset %s; %d face(s) whose teacher points were > %.2f IOD off dropped", mode, strength,
+             report["median_move"], report["p90_move"], report["offset"], report["dropped_faces"], report["max_move"])
+    return anchored, kept
 
 
 def self_train(cfg: TrainConfig) -> Path:
@@ -159,7 +186,10 @@ def self_train(cfg: TrainConfig) -> Path:
             label_seconds = time.time() - t0
             index = (select_faces(labels.peak, labels.spread, shares[k], cfg.confidence) if cfg.curriculum == "stc"
                      else np.arange(len(pool)))
-            records = [FaceRecord(pool[i].image_path, labels.points[i], pool[i].box) for i in index]
+            points = labels.points
+            if cfg.anchor > 0:
+                points, index = _anchored(labels.points, pool, index, cfg.anchor, cfg.anchor_mode, rdir)
+            records = [FaceRecord(pool[i].image_path, points[i], pool[i].box) for i in index]
             if is_main():
                 (rdir / "selected_faces.txt").write_text(
                     "".join(f"{keys[i]} {labels.peak[i]:.4f} {labels.spread[i]:.5f}\n" for i in index))

@@ -87,6 +87,8 @@ class TrainConfig:
     point_bias: bool = True  # measure the trained model's per-landmark bias on its training faces, store it in the spec
     unlabelled_limit: int | None = None  # use a seeded random subset of this many unlabelled faces (smoke runs, timing)
     pose_balance: float = 0.0  # draw pseudo-labelled faces by pose bin: 0 uniform, 1 every bin alike (curriculum.py)
+    anchor: float = 0.0  # move pseudo-labels onto the faces' human five points: 0 off, 1 fully (anchored_labels.py)
+    anchor_mode: str = "spline"  # "spline": exactly onto them; "affine": by the least-squares affine map
 
 
 @dataclass
