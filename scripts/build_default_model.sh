@@ -46,13 +46,28 @@ python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-nf/final.safet
 #    (300W validation 3.293 -> 3.253 %, float 3.233 %)
 python -m pipnet_edge.calibration.activation_ranges --qat runs/mbv2-qat/qat.safetensors --data "$DATA/train" \
     --out runs/mbv2-qat-ranges/qat.safetensors
+# 4c. faces turned away (2026-12-06, issue 29; docs/experiments/2026-12-06-large-pose, the recipe chosen on the lite
+#    model's split): 5 epochs from step 3b's model on its own pseudo-labels anchored to the MTFL faces' five human points
+#    (--anchor 1), lr 5e-5 (x0.1 for the last), flips off; a 5-epoch polish; QAT and ranges as in steps 4 and 4b. The
+#    bundled files since 2026-12-06 are these steps run on the bundled files of commit e25d31f (steps 3 and 6 there:
+#    the run was planned at 10 + 10 epochs and shortened to fit the session)
+python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-nf/final.safetensors --unlabelled "$U" \
+    --curriculum none --teacher runs/mbv2-nf/final.safetensors --anchor 1 --epochs 5 --lr 5e-5 --lr-steps 4 --flip-prob 0 \
+    --unlabelled-separate-pass --bf16 --threads 2 --seed 0 --out runs/mbv2-anchor
+python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-anchor/final.safetensors --epochs 5 --lr 1e-5 \
+    --lr-steps --flip-prob 0 --bf16 --threads 2 --seed 0 --out runs/mbv2-anchor-polish
+python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-anchor-polish/final.safetensors --qat --epochs 3 \
+    --lr 1e-6 --lr-steps --teacher runs/mbv2-anchor-polish/final.safetensors --out runs/mbv2-anchor-qat --threads 2 --seed 0
+python -m pipnet_edge.calibration.activation_ranges --qat runs/mbv2-anchor-qat/qat.safetensors --data "$DATA/train" \
+    --out runs/mbv2-anchor-qat-ranges/qat.safetensors
+FLOAT=runs/mbv2-anchor-polish/final.safetensors QAT=runs/mbv2-anchor-qat-ranges/qat.safetensors  # what steps 5-7 ship
 # 5. accuracy on the 554 test faces (300W common set), float and QAT
-python -m pipnet_edge.evaluate --model runs/mbv2-nf/final.safetensors --data "$DATA/test" --out runs/eval-float
-python -m pipnet_edge.evaluate --model runs/mbv2-qat-ranges/qat.safetensors --data "$DATA/test" --out runs/eval-qat
+python -m pipnet_edge.evaluate --model $FLOAT --data "$DATA/test" --out runs/eval-float
+python -m pipnet_edge.evaluate --model $QAT --data "$DATA/test" --out runs/eval-qat
 # 6. every target (INT8 from the QAT model), with the accuracy summary on all test faces
-python -m pipnet_edge.export --target all --weights runs/mbv2-nf/final.safetensors \
-    --qat-weights runs/mbv2-qat-ranges/qat.safetensors --name pipnet_mbv2_300w68 --out exports \
+python -m pipnet_edge.export --target all --weights $FLOAT \
+    --qat-weights $QAT --name pipnet_mbv2_300w68 --out exports \
     --data "$DATA/test" --data-limit 0 --json exports/export.json
 # 7. into the package
-python scripts/bundle_model.py --model default --float runs/mbv2-nf/final.safetensors --qat runs/mbv2-qat-ranges/qat.safetensors \
+python scripts/bundle_model.py --model default --float $FLOAT --qat $QAT \
     --tflite-int8 exports/pipnet_mbv2_300w68_tflite-int8.tflite
