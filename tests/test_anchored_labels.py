@@ -30,7 +30,9 @@ def test_a_teacher_off_by_an_affine_map_is_put_back_exactly(angle, scale, shear,
     teacher = _affine(MEAN_FACE, angle, scale, shear, (dx, dy))[None]
     anchored, report = anchor_points(teacher, five_from_68(truth), offset=np.zeros((5, 2)), mode=mode)
     assert np.abs(anchored - truth).max() < 1e-3
-    assert report["faces"] == 1 and report["offset"] == [[0.0, 0.0]] * 5 and report["mode"] == mode
+    assert report.faces == 1 and report.offset == [[0.0, 0.0]] * 5 and report.mode == mode
+    assert set(report.to_dict()) == {"faces", "median_move", "p90_move", "beyond_max_move", "max_move", "strength", "mode",
+                                     "offset"}
 
 
 def test_the_affine_mode_moves_the_face_by_one_map_and_leaves_its_shape():
@@ -62,7 +64,7 @@ def test_anchoring_lands_the_five_derived_points_on_the_human_ones_plus_the_offs
     uy = np.stack([-ux[:, 1], ux[:, 0]], -1)
     want = five + iod[:, None, None] * (offset[None, :, :1] * ux[:, None] + offset[None, :, 1:] * uy[:, None])
     assert np.abs(derived - want).max() < 1e-2  # pixels (float32 output)
-    assert report["p90_move"] <= report["max_move"] and report["beyond_max_move"] == 0
+    assert report.p90_move <= report.max_move and report.beyond_max_move == 0 and report.moves.shape == (50,)
     assert np.isfinite(anchored).all() and anchored.dtype == np.float32
     # strength 0 keeps the teacher's points; the measured offset is the median of the teacher's derived points' offsets
     same, _ = anchor_points(teacher, five, strength=0.0)
@@ -81,7 +83,7 @@ def test_a_constant_convention_offset_is_measured_in_face_frames():
     off = convention_offset(shifted, truth5)
     assert off[2] == pytest.approx([0.0, 0.05], abs=1e-9) and np.abs(np.delete(off, 2, 0)).max() < 1e-9
     anchored, report = anchor_points(shifted, truth5)
-    assert np.abs(anchored - shifted).max() < 1e-3 and report["median_move"] == 0
+    assert np.abs(anchored - shifted).max() < 1e-3 and report.median_move == 0
 
 
 def test_bad_input_names_the_problem():

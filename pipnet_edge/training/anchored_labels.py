@@ -29,6 +29,8 @@ are reported by :func:`anchor_points` (a teacher lost on the face, or an annotat
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+
 import numpy as np
 
 from ..errors import InputError
@@ -91,13 +93,24 @@ def _tps_displacement(src: np.ndarray, disp: np.ndarray, query: np.ndarray, reg:
     return q @ coef[:k] + np.concatenate([np.ones((len(query), 1)), query], axis=1) @ coef[k:]
 
 
-class AnchorReport(dict):
-    """What anchoring did: faces, the median and 90th-percentile move (IODs), faces moved beyond ``max_move``.
+@dataclass
+class AnchorReport:
+    """What anchoring did: the faces, the median and 90th-percentile move of each face's most-moved derived point (in
+    inter-ocular distances), how many moved more than ``max_move``, the settings and the convention offset used."""
 
-    ``moves`` (not serialised): each face's largest move of a derived point, in IODs, ``(F,)``.
-    """
+    faces: int
+    median_move: float
+    p90_move: float
+    beyond_max_move: int
+    max_move: float
+    strength: float
+    mode: str
+    offset: list[list[float]]
+    moves: np.ndarray = field(repr=False)  # (F,): each face's largest move of a derived point, in IODs
 
-    moves: np.ndarray
+    def to_dict(self) -> dict:
+        """The report as JSON-ready values (without the per-face ``moves``)."""
+        return {k: v for k, v in asdict(self).items() if k != "moves"}
 
 
 def _affine_fit(src: np.ndarray, dst: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -144,6 +157,5 @@ def anchor_points(points68: np.ndarray, five: np.ndarray, offset: np.ndarray | N
     size = np.linalg.norm(move, axis=-1).max(1)
     report = AnchorReport(faces=len(p), median_move=round(float(np.median(size)), 4),
                           p90_move=round(float(np.percentile(size, 90)), 4), beyond_max_move=int((size > max_move).sum()),
-                          max_move=max_move, strength=strength, mode=mode, offset=np.round(off, 4).tolist())
-    report.moves = size
+                          max_move=max_move, strength=strength, mode=mode, offset=np.round(off, 4).tolist(), moves=size)
     return _from_frame(out, *frame).astype(np.float32), report

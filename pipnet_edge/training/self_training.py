@@ -41,7 +41,7 @@ import numpy as np
 
 from ..data.annotations import FaceRecord
 from ..errors import DataError, SpecError
-from .anchored_labels import ANCHOR_MODES
+from .anchored_labels import ANCHOR_MODES, anchor_points
 from .curriculum import CONFIDENCES, CURRICULA, round_shares, select_faces
 from .distributed import is_main, pick_device, setup_distributed
 from .pseudo_labels import cached_pseudo_labels
@@ -114,20 +114,17 @@ def _last_history(out: Path) -> dict:
 def _anchored(points: np.ndarray, pool: list[FaceRecord], index: np.ndarray, strength: float, mode: str, rdir: Path
               ) -> tuple[np.ndarray, np.ndarray]:
     """The pseudo-labels anchored to the pool's human five points, and ``index`` without the faces anchoring gave up on."""
-    from .anchored_labels import anchor_points
-
     five = np.stack([r.points for r in pool]).astype(np.float64)
     if five.shape[1:] != (5, 2):
         raise DataError(f"--anchor needs five human points per unlabelled face (an MTFL-style list), got {five.shape[1:]}")
     anchored, report = anchor_points(points, five, strength=strength, mode=mode)
-    lost = report.moves > report["max_move"]
-    kept = index[~lost[index]]
-    report["dropped_faces"] = int(len(index) - len(kept))
+    kept = index[report.moves[index] <= report.max_move]
+    dropped = len(index) - len(kept)
     if is_main():
-        (rdir / "anchoring.json").write_text(json.dumps(dict(report), indent=2))
+        (rdir / "anchoring.json").write_text(json.dumps({**report.to_dict(), "dropped_faces": dropped}, indent=2))
     log.info("pseudo-labels anchored to the human five points (%s, strength %.2f): median move %.3f IOD (p90 %.3f), "
              "convention offset %s; %d face(s) whose teacher points were > %.2f IOD off dropped", mode, strength,
-             report["median_move"], report["p90_move"], report["offset"], report["dropped_faces"], report["max_move"])
+             report.median_move, report.p90_move, report.offset, dropped, report.max_move)
     return anchored, kept
 
 
