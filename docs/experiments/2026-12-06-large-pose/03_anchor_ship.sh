@@ -4,7 +4,8 @@
 # bundled models, then each one's QAT recipe (scripts/build_{default,lite}_model.sh), the full-INT8 TFLite and the bundle. The starting
 # points and the teacher are the bundled files of commit e25d31f (before this re-bundle), taken from git.
 # Writes runs/pose/base/, runs/pose/{default,lite}-full{,-polish,-qat}/, runs/pose/default-full-qat-ranges/, runs/pose/exports/.
-# Then the figures (README.md here, "Step 3") and `python scripts/bundle_model.py` (the last lines).
+# As it ran: the lite part as written (its QAT then replaced by step 7's); the default part stopped after its epoch 2
+# and continued by 06_default_shorter.sh (README.md here, steps 3, 6, 7).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 . .venv/bin/activate
@@ -48,8 +49,8 @@ F=$R/default-full-polish/final.safetensors
     --qat $R/default-full-qat/qat.safetensors --data "$DATA/train" --out $R/default-full-qat-ranges/qat.safetensors
 [ -f $R/exports/pipnet_mbv2_300w68_tflite-int8.tflite ] || python -m pipnet_edge.export --target tflite-int8 \
     --weights $F --qat-weights $R/default-full-qat-ranges/qat.safetensors --name pipnet_mbv2_300w68 --out $R/exports
-# into the package (run by hand once the figures pass the issue's bar):
+# into the package (what was bundled: step 6's default files and step 7's lite QAT model and TFLite):
 #   python scripts/bundle_model.py --model default --float runs/pose/default-full-polish/final.safetensors --qat runs/pose/default-full-qat-ranges/qat.safetensors \
 #       --tflite-int8 runs/pose/exports/pipnet_mbv2_300w68_tflite-int8.tflite
 #   python scripts/bundle_model.py --model lite --float runs/pose/lite-full-polish/final.safetensors \
-#       --qat runs/pose/lite-full-qat/qat.safetensors --tflite-int8 runs/pose/exports/pipnet_lite_300w68_tflite-int8.tflite
+#       --qat runs/pose/lite-full-qat2-ranges/qat.safetensors --tflite-int8 runs/pose/exports-lite/pipnet_lite_300w68_tflite-int8.tflite
