@@ -62,10 +62,14 @@ BOUNDS: dict[str, Bound] = {
     "tflite-int8-lite": Bound(0.5, "INT8 TFLite (bundled lite model): expected bit-exact", expect_exact=True),
     # float32 kernels differ (AVX-512 vs NEON summation order): measured 6e-5 px at most.
     "onnx": Bound(1e-3, "float32: summation order only"),
-    # onnxruntime's MLAS: exact integer sums and fp32 requantization on both CPUs -> measured
-    # bit-exact vs an AVX-512 VNNI x86. onnxruntime documents that its u8s8 kernels may saturate on
-    # x86 CPUs without VNNI; such a reference could move landmarks, and this bound would say so.
-    "onnx-int8": Bound(0.5, "INT8 QDQ ONNX: expected bit-exact", expect_exact=True),
+    # onnxruntime's MLAS: measured bit-exact vs an AVX-512 VNNI x86 with the bundled default weights
+    # of commit e25d31f. With the weights re-trained on 2026-12-06 (issue 29) it is not: 6.6 % of the
+    # score-map values and 2.4 % of the neighbour offsets differ by up to 0.025 / 0.06 (about one int8
+    # step), which moved points of the 9 faces by up to 0.99 px (mean 0.03 px; NME 2.646 vs 2.649 %).
+    # The cause (requantization rounding in some kernel) is not traced yet; the bound allows about one
+    # offset step and still catches a broken kernel. onnxruntime also documents that its u8s8 kernels
+    # may saturate on x86 CPUs without VNNI, which this bound would show.
+    "onnx-int8": Bound(1.5, "INT8 QDQ ONNX: one int8 step in a head may differ (not bit-exact since 2026-12-06)"),
 }
 
 # Detectors run float kernels on both sides (onnxruntime / XNNPACK fp32): boxes and keypoints move by
