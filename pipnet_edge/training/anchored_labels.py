@@ -66,13 +66,24 @@ def _from_frame(local: np.ndarray, origin: np.ndarray, ux: np.ndarray, scale: np
     return origin[:, None] + l[..., :1] * ux[:, None] + l[..., 1:] * uy[:, None]
 
 
+def _in_face_frames(points68: np.ndarray, five: np.ndarray) -> tuple[tuple, np.ndarray, np.ndarray]:
+    """``(frame, teacher's 68 points, human five points)``, both point sets in each face's frame (IODs)."""
+    p = np.asarray(points68, dtype=np.float64)
+    h = np.asarray(five, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1:] != (68, 2) or h.shape != (len(p), 5, 2):
+        raise InputError(f"anchoring needs (faces, 68, 2) points and (faces, 5, 2) five points, got {p.shape}, {h.shape}")
+    frame = face_frames(h)
+    return frame, _to_frame(p, *frame), _to_frame(h, *frame)
+
+
+def _median_offset(local68: np.ndarray, local5: np.ndarray) -> np.ndarray:
+    return np.median(five_from_68(local68) - local5, axis=0)
+
+
 def convention_offset(points68: np.ndarray, five: np.ndarray) -> np.ndarray:
     """The median ``(5, 2)`` offset of the teacher's derived five points from the human ones, in face frames (IODs)."""
-    p = np.asarray(points68, dtype=np.float64)
-    if p.ndim != 3 or p.shape[1:] != (68, 2):
-        raise InputError(f"pseudo-labels must be (faces, 68, 2), got shape {p.shape}")
-    frame = face_frames(five)
-    return np.median(_to_frame(five_from_68(p), *frame) - _to_frame(np.asarray(five, np.float64), *frame), axis=0)
+    _, local68, local5 = _in_face_frames(points68, five)
+    return _median_offset(local68, local5)
 
 
 def _tps_displacement(src: np.ndarray, disp: np.ndarray, query: np.ndarray, reg: float = 1e-8) -> np.ndarray:
@@ -129,19 +140,14 @@ def anchor_points(points68: np.ndarray, five: np.ndarray, offset: np.ndarray | N
     offset in face frames (:func:`convention_offset`; None: measured on these faces). Returns the anchored points and
     an :class:`AnchorReport`.
     """
-    p = np.asarray(points68, dtype=np.float64)
-    h = np.asarray(five, dtype=np.float64)
-    if p.ndim != 3 or p.shape[1:] != (68, 2) or h.shape != (len(p), 5, 2):
-        raise InputError(f"anchoring needs (faces, 68, 2) points and (faces, 5, 2) five points, got {p.shape}, {h.shape}")
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"anchoring strength must be in [0, 1], got {strength}")
     if mode not in ANCHOR_MODES:
         raise InputError(f"anchoring mode must be one of {', '.join(ANCHOR_MODES)}, got {mode!r}")
-    off = convention_offset(p, h) if offset is None else np.asarray(offset, np.float64)
-    frame = face_frames(h)
     # work in each face's frame: the spline's smoothness is then the same for a small and a large face
-    local = _to_frame(p, *frame)
-    target = _to_frame(h, *frame) + off[None]
+    frame, local, local5 = _in_face_frames(points68, five)
+    off = _median_offset(local, local5) if offset is None else np.asarray(offset, np.float64)
+    target = local5 + off[None]
     derived = five_from_68(local)
     move = target - derived
     out = np.empty_like(local)
@@ -155,7 +161,7 @@ def anchor_points(points68: np.ndarray, five: np.ndarray, offset: np.ndarray | N
             eye = list(eye)
             out[:, eye] += (local[:, eye].mean(1) + strength * move[:, side] - out[:, eye].mean(1))[:, None]
     size = np.linalg.norm(move, axis=-1).max(1)
-    report = AnchorReport(faces=len(p), median_move=round(float(np.median(size)), 4),
+    report = AnchorReport(faces=len(local), median_move=round(float(np.median(size)), 4),
                           p90_move=round(float(np.percentile(size, 90)), 4), beyond_max_move=int((size > max_move).sum()),
                           max_move=max_move, strength=strength, mode=mode, offset=np.round(off, 4).tolist(), moves=size)
     return _from_frame(out, *frame).astype(np.float32), report

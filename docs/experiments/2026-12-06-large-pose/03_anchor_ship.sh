@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Step 3 of the 2026-12-06 large-pose experiment (README.md here): step 2's choice (pseudo-labels by the default float
-# model anchored to the MTFL faces' human five points, --anchor 1, then the polish) on all the training faces, for both
-# bundled models, then each one's QAT recipe (scripts/build_{default,lite}_model.sh), the full-INT8 TFLite and the bundle. The starting
-# points and the teacher are the bundled files of commit e25d31f (before this re-bundle), taken from git.
-# Writes runs/pose/base/, runs/pose/{default,lite}-full{,-polish,-qat}/, runs/pose/default-full-qat-ranges/, runs/pose/exports/.
-# As it ran: the lite part as written (its QAT then replaced by step 7's); the default part stopped after its epoch 2
-# and continued by 06_default_shorter.sh (README.md here, steps 3, 6, 7).
+# model anchored to the MTFL faces' human five points, --anchor 1, then the polish) on all the training faces, then QAT
+# and the full-INT8 TFLite; here the lite model, step 6 the default one. The starting points and the teacher are the
+# bundled files of commit e25d31f (before this re-bundle), taken from git.
+# Writes runs/pose/base/, runs/pose/lite-full{,-polish,-qat}/, runs/pose/exports/.
+# As it ran for the lite model (its QAT then replaced by step 7's); the default model's part is step 6
+# (README.md here, steps 3, 6, 7).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 . .venv/bin/activate
@@ -20,35 +20,21 @@ done
 TEACHER=$B/pipnet_mbv2_300w68_fp16.safetensors
 COMMON=(--data "$DATA/train" --seed 0 --unlabelled "$U" --curriculum none --teacher $TEACHER --lr 5e-5 --flip-prob 0
         --bf16 --threads 2 --no-progress --anchor 1)
-polish() {  # 10 epochs on the labelled faces alone at lr 1e-5, flips off (both bundled recipes' last float step)
-    [ -f $2/final.safetensors ] || python -m pipnet_edge.train --data "$DATA/train" --init $1 --epochs 10 --lr 1e-5 \
-        --lr-steps --flip-prob 0 --bf16 --threads 2 --seed 0 --no-progress --out $2
-}
 # the lite model: step 2's arm a1 and its polish, on all the faces (10 epochs, lr x0.1 after 7)
-mkdir -p $R/lite-full/round1
-[ -f $R/lite-full/round1/pseudo_labels.npz ] || cp $R/default-full/round1/pseudo_labels.npz $R/lite-full/round1/ 2>/dev/null || true
 [ -f $R/lite-full/final.safetensors ] || python -m pipnet_edge.train "${COMMON[@]}" \
     --init $B/pipnet_lite_300w68_fp16.safetensors --epochs 10 --lr-steps 7 --out $R/lite-full
-polish $R/lite-full/final.safetensors $R/lite-full-polish
+# the polish: 10 epochs on the labelled faces alone at lr 1e-5, flips off (both bundled recipes' last float step)
+[ -f $R/lite-full-polish/final.safetensors ] || python -m pipnet_edge.train --data "$DATA/train" \
+    --init $R/lite-full/final.safetensors --epochs 10 --lr 1e-5 --lr-steps --flip-prob 0 --bf16 --threads 2 --seed 0 \
+    --no-progress --out $R/lite-full-polish
 L=$R/lite-full-polish/final.safetensors
 # its QAT (the lite recipe: 3 epochs at lr 1e-5) and full-INT8 TFLite (the export checks it is integer throughout)
 [ -f $R/lite-full-qat/qat.safetensors ] || python -m pipnet_edge.train --data "$DATA/train" --init $L --qat \
     --epochs 3 --lr 1e-5 --lr-steps --threads 2 --seed 0 --no-progress --out $R/lite-full-qat
 [ -f $R/exports/pipnet_lite_300w68_tflite-int8.tflite ] || python -m pipnet_edge.export --target tflite-int8 \
     --weights $L --qat-weights $R/lite-full-qat/qat.safetensors --name pipnet_lite_300w68 --out $R/exports
-# the default model: the same, the pseudo-labelled faces in their own pass (faster at 256 px)
-[ -f $R/default-full/final.safetensors ] || python -m pipnet_edge.train "${COMMON[@]}" \
-    --init $B/pipnet_mbv2_300w68_fp16.safetensors --epochs 10 --lr-steps 7 --unlabelled-separate-pass --out $R/default-full
-polish $R/default-full/final.safetensors $R/default-full-polish
-F=$R/default-full-polish/final.safetensors
-# its QAT (the default recipe: 3 epochs at lr 1e-6 distilled from its float model, then the activation ranges
-# re-estimated on 256 training faces)
-[ -f $R/default-full-qat/qat.safetensors ] || python -m pipnet_edge.train --data "$DATA/train" --init $F --qat \
-    --epochs 3 --lr 1e-6 --lr-steps --teacher $F --threads 2 --seed 0 --no-progress --out $R/default-full-qat
-[ -f $R/default-full-qat-ranges/qat.safetensors ] || python -m pipnet_edge.calibration.activation_ranges \
-    --qat $R/default-full-qat/qat.safetensors --data "$DATA/train" --out $R/default-full-qat-ranges/qat.safetensors
-[ -f $R/exports/pipnet_mbv2_300w68_tflite-int8.tflite ] || python -m pipnet_edge.export --target tflite-int8 \
-    --weights $F --qat-weights $R/default-full-qat-ranges/qat.safetensors --name pipnet_mbv2_300w68 --out $R/exports
+# the default model: this script ran it too (10 epochs, then a 10-epoch polish), stopped after its epoch 2 for time;
+# step 6 (06_default_shorter.sh) is that run shortened and carried on (its epochs 1-2 have the same rate either way)
 # into the package (what was bundled: step 6's default files and step 7's lite QAT model and TFLite):
 #   python scripts/bundle_model.py --model default --float runs/pose/default-full-polish/final.safetensors --qat runs/pose/default-full-qat-ranges/qat.safetensors \
 #       --tflite-int8 runs/pose/exports/pipnet_mbv2_300w68_tflite-int8.tflite
