@@ -136,12 +136,40 @@ def test_self_training_rounds_on_synthetic_faces(tmp_path):
     # --resume reuses the finished rounds
     train(TrainConfig(**run, resume=str(out)))
     assert len((out / "round2" / "history.jsonl").read_text().splitlines()) == 1
-    with pytest.raises(SpecError, match="--qat"):
+    with pytest.raises(SpecError, match="--qat with --unlabelled fine-tunes a float model"):
         train(TrainConfig(data=str(labelled), out=str(tmp_path / "q"), unlabelled=str(unlabelled), qat=True, **SMALL))
+    with pytest.raises(SpecError, match="one round"):
+        train(TrainConfig(data=str(labelled), out=str(tmp_path / "q"), unlabelled=str(unlabelled), qat=True, rounds=2,
+                          init=str(teacher), **SMALL))
     with pytest.raises(DataError, match="not both"):
         train(TrainConfig(data=str(labelled), out=str(tmp_path / "b"), unlabelled=str(unlabelled), val_fraction=0.2,
                           val_data=str(labelled), **SMALL))
     assert not (tmp_path / "q").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("separate", [False, True])
+def test_qat_keeps_the_pseudo_labelled_faces_in_its_batches(tmp_path, separate):
+    """``--qat --unlabelled``: one round whose student is the fake-quantized model, trained on the pseudo-labels and
+    distilled from ``--init`` on the labelled faces, in one forward pass or the pseudo-labelled faces' own."""
+    from tiny import tiny_model
+
+    from pipnet_edge.models.checkpoint import save_model
+    from pipnet_edge.quantization.qat_model import is_qat_file
+
+    labelled = make_synthetic_faces(tmp_path / "faces")
+    unlabelled = _five_point_list(tmp_path / "u")
+    init = save_model(tiny_model(backbone="tiny_residual_test"), tmp_path / "init.safetensors")
+    out = tmp_path / "qst"
+    final = train(TrainConfig(data=str(labelled), out=str(out), unlabelled=str(unlabelled), teacher=str(init),
+                              init=str(init), qat=True, epochs=1, max_steps=2, lr=1e-5, val_fraction=0.25, val_every=1,
+                              unlabelled_separate_pass=separate, point_bias=False, progress=False, threads=1,
+                              batch_size=4, unlabelled_ratio=0.5))
+    assert final == out / "qat.safetensors" and is_qat_file(final)
+    hist = json.loads((out / "round1" / "history.jsonl").read_text().splitlines()[-1])
+    assert hist["u_score"] >= 0.0 and hist["u_offset"] > 0.0 and hist["kd_offset"] > 0.0  # both terms were computed
+    assert np.isfinite(hist["val_nme"]) and np.isfinite(hist["val_5pt_nme"])  # validated as the fake-quantized model
+    config = json.loads((out / "round1" / "config.json").read_text())
+    assert config["qat"] and config["teacher"] == str(init)  # the round distils from --init
 
 
 def test_train_unlabelled_cli_smoke_on_mtfl_both_model_families(tmp_path):

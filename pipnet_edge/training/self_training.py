@@ -26,6 +26,11 @@ held-out split (:data:`~pipnet_edge.data.mtfl.HELD_OUT_SPLIT`) is never trained 
 is reported as ``val_5pt_nme`` next to the labelled ``val_nme``. ``OUT/final.safetensors`` is the last
 round's student and ``OUT/rounds.json`` summarises the rounds; ``--resume`` (any value) reuses the
 finished rounds in ``--out`` and resumes the unfinished one from its ``last.pt``.
+
+With ``--qat`` (one round, from ``--init``) the student is the fake-quantized model, so the pseudo-labelled faces stay
+in the batches of quantization-aware fine-tuning too: it is distilled from ``--init`` on the labelled faces (weight
+``--distill-weight``, the QAT recipes' teacher) and trained on the pseudo-labels of the others (``--teacher`` still
+names the model that labels them); the result is ``OUT/qat.safetensors``.
 """
 
 from __future__ import annotations
@@ -56,8 +61,11 @@ ROUND_INITS = ("fresh", "previous")
 
 
 def _check(cfg: TrainConfig) -> None:
-    if cfg.qat:
-        raise SpecError("--unlabelled trains float models; run --qat on the self-trained model afterwards")
+    if cfg.qat and cfg.rounds != 1:
+        raise SpecError(f"--qat with --unlabelled runs one round (a fake-quantized student cannot teach the next one), "
+                        f"got --rounds {cfg.rounds}")
+    if cfg.qat and not cfg.init:
+        raise SpecError("--qat with --unlabelled fine-tunes a float model: pass --init MODEL.safetensors")
     if cfg.val_fraction and cfg.val_data:
         raise DataError("give either val_data (a labelled folder) or val_fraction (a hold-out of data), not both")
     if cfg.curriculum not in CURRICULA:
@@ -89,7 +97,8 @@ def round_config(cfg: TrainConfig, k: int, out: Path, previous: Path | None) -> 
     if k > 0 and cfg.round_init == "previous":
         init, pretrained = str(previous), None
     last = out / "last.pt"
-    return replace(cfg, out=str(out), epochs=epochs, lr_steps=lr_steps, init=init, pretrained=pretrained, teacher=None,
+    teacher = cfg.init if cfg.qat else None  # QAT: distilled from the float model it starts from (labelled faces)
+    return replace(cfg, out=str(out), epochs=epochs, lr_steps=lr_steps, init=init, pretrained=pretrained, teacher=teacher,
                    resume=str(last) if cfg.resume and last.is_file() else None)
 
 
@@ -101,6 +110,10 @@ def _num_points(cfg: TrainConfig) -> int:
 
         return read_spec(cfg.init).num_points
     return get_scheme(cfg.scheme).num_points
+
+
+def _final_name(cfg: TrainConfig) -> str:
+    return "qat.safetensors" if cfg.qat else "final.safetensors"
 
 
 def _last_history(out: Path) -> dict:
@@ -167,8 +180,8 @@ def self_train(cfg: TrainConfig) -> Path:
     for k in range(cfg.rounds):
         rdir = out / f"round{k + 1}"
         done = next((r for r in summary if r["round"] == k + 1), None)
-        if done is not None and (rdir / "final.safetensors").is_file():
-            log.info("round %d/%d finished earlier (%s): reusing it", k + 1, cfg.rounds, rdir / "final.safetensors")
+        if done is not None and (rdir / _final_name(cfg)).is_file():
+            log.info("round %d/%d finished earlier (%s): reusing it", k + 1, cfg.rounds, rdir / _final_name(cfg))
         else:
             t0 = time.time()
             rank, world = setup_distributed(device)
@@ -207,11 +220,11 @@ def self_train(cfg: TrainConfig) -> Path:
             if is_main():
                 summary_path.write_text(json.dumps(summary, indent=2))
             log.info("round %d/%d done: %s", k + 1, cfg.rounds, json.dumps(done))
-        final = rdir / "final.safetensors"
+        final = rdir / _final_name(cfg)
         if not cfg.fixed_teacher:
             teacher = str(final)
     assert final is not None
-    result = out / "final.safetensors"
+    result = out / _final_name(cfg)
     if is_main():
         shutil.copyfile(final, result)
         log.info("saved %s (round %d's student)", result, cfg.rounds)

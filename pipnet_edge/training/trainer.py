@@ -203,6 +203,12 @@ def _cycle(loader: DataLoader, dataset: FaceDataset, sampler):
         passes += 1
 
 
+def _model_input(images: torch.Tensor, spec: ModelSpec, qat: bool, device: torch.device) -> torch.Tensor:
+    """A batch of uint8 crops as the model takes it: raw float pixels for the QAT graph (its normalisation is folded
+    into the first convolution), normalised otherwise."""
+    return images.float().to(device) if qat else normalize_batch(images, spec).to(device)
+
+
 def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
     """One training run (one self-training round when ``unlabelled`` is given); returns the final model file."""
     if cfg.val_fraction and cfg.val_data:
@@ -298,8 +304,6 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
         raise DataError(f"{len(dataset)} faces are fewer than one batch of {cfg.batch_size}")
     u_stream = None
     if unlabelled is not None:
-        if cfg.qat:
-            raise SpecError("self-training trains float models; run --qat on its result afterwards")
         u_batch = max(1, round(cfg.batch_size * cfg.unlabelled_ratio))
         u_dataset = FaceDataset(unlabelled.records, spec, augment=aug, seed=cfg.seed + 7919)
         u_sampler = (DistributedSampler(u_dataset, num_replicas=world, rank=rank, seed=cfg.seed) if world > 1
@@ -363,8 +367,8 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
             optimizer.zero_grad(set_to_none=True)
             u_separate = None
             if ubatch is not None and cfg.unlabelled_separate_pass:  # its own pass; gradients add up before the step
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    u_out = train_model(normalize_batch(ubatch["image"], spec).to(device))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and not cfg.qat):
+                    u_out = train_model(_model_input(ubatch["image"], spec, cfg.qat, device))
                 u_loss, u_parts = pipnet_loss(u_out, ubatch["cell"].to(device), ubatch["offset"].to(device),
                                               ubatch["nb_offset"].to(device))
                 u_separate = cfg.unlabelled_weight * u_loss
@@ -376,10 +380,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
                 ubatch = None
             elif ubatch is not None:  # one forward pass over labelled + pseudo-labelled faces
                 images = torch.cat([images, ubatch["image"]])
-            if cfg.qat:  # the QAT graph takes raw pixels (normalisation folded into its first conv)
-                x = images.float().to(device)
-            else:
-                x = normalize_batch(images, spec).to(device)
+            x = _model_input(images, spec, cfg.qat, device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and not cfg.qat):
                 outputs = train_model(x)
             n_lab = batch["image"].shape[0]
@@ -428,7 +429,7 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
             from ..evaluation.runner import predict_faces
             from ..five_point import five_point_summary
 
-            check = predict_faces(torch_predictor(model, "validation"), check_records)
+            check = predict_faces(torch_predictor(model.eval_model() if cfg.qat else model, "validation"), check_records)
             record["val_5pt_nme"] = round(five_point_summary(check.points, check.truth).nme, 4)
         history.append(record)
         if is_main():
