@@ -16,8 +16,12 @@ import argparse
 import copy
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from ..errors import PipnetEdgeError, SpecError
+
+if TYPE_CHECKING:
+    from ..models.pipnet import PIPNet
 
 __all__ = ["average_weights"]
 
@@ -28,7 +32,7 @@ def _structure(spec):
     return spec.replace(point_bias=None, extra={})
 
 
-def average_weights(a, b, t: float):
+def average_weights(a: "PIPNet", b: "PIPNet", t: float) -> "PIPNet":
     """A new model with ``(1 - t) * a + t * b`` for every float tensor of the two models' state (``a``'s integer
     tensors kept) and ``a``'s spec without a point bias (measure it again). ``a`` and ``b`` must share their spec
     (scheme, backbone, sizes, neighbour table, mean face): fine-tunes of one model."""
@@ -69,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(args.threads)
         a, b = (load_model(m) for m in args.models)
         model = average_weights(a, b, args.weight).eval()
+        log.info("%g x %s + %g x %s; measuring its point bias on %s", 1 - args.weight, args.models[0], args.weight,
+                 args.models[1], args.data)
         records = load_faces(args.data)
         bias = measure_point_bias(torch_predictor(model, "point bias"), records, progress=True)
         model.spec = with_point_bias(model.spec, bias, len(records), args.data)
