@@ -46,21 +46,31 @@ python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-nf/final.safet
 #    (300W validation 3.293 -> 3.253 %, float 3.233 %)
 python -m pipnet_edge.calibration.activation_ranges --qat runs/mbv2-qat/qat.safetensors --data "$DATA/train" \
     --out runs/mbv2-qat-ranges/qat.safetensors
-# 4c. faces turned away (2026-12-06, issue 29; docs/experiments/2026-12-06-large-pose, the recipe chosen on the lite
-#    model's split): 5 epochs from step 3b's model on its own pseudo-labels anchored to the MTFL faces' five human points
-#    (--anchor 1), lr 5e-5 (x0.1 for the last), flips off; a 5-epoch polish; QAT and ranges as in steps 4 and 4b. The
-#    bundled files since 2026-12-06 are these steps run on the bundled files of commit e25d31f (steps 3 and 6 there:
-#    the run was planned at 10 + 10 epochs and shortened to fit the session)
-python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-nf/final.safetensors --unlabelled "$U" \
-    --curriculum none --teacher runs/mbv2-nf/final.safetensors --anchor 1 --epochs 5 --lr 5e-5 --lr-steps 4 --flip-prob 0 \
-    --unlabelled-separate-pass --bf16 --threads 2 --seed 0 --out runs/mbv2-anchor
+# 4c. faces turned away (2026-12-06, issue 29; docs/experiments/2026-12-06-large-pose, each choice made on the lite
+#    model's split): 10 epochs from step 3b's model on its own pseudo-labels anchored to the MTFL faces' five human
+#    points (--anchor 1), lr 5e-5 (x0.1 after 7), flips off; two 5-epoch polishes from it at lr 1e-5, one on the
+#    labelled faces alone and one with 8 anchored faces beside each 16 labelled, averaged 0.75 / 0.25
+#    (pipnet_edge.training.weight_average); QAT with 4 anchored faces beside each 16 labelled (3 epochs at lr 1e-6,
+#    distilled from the average) and the ranges as in 4b. The bundled files since the second re-bundle of 2026-12-06
+#    are these steps run on the bundled files of commit e25d31f (steps 3, 6, 11 and 13 of that record: the anchored
+#    run's epoch 5 ran at 5e-6, then it was resumed for epochs 6-10)
+T=runs/mbv2-nf/final.safetensors
+python -m pipnet_edge.train --data "$DATA/train" --init $T --unlabelled "$U" --curriculum none --teacher $T --anchor 1 \
+    --epochs 10 --lr 5e-5 --lr-steps 7 --flip-prob 0 --unlabelled-separate-pass --bf16 --threads 2 --seed 0 \
+    --out runs/mbv2-anchor
 python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-anchor/final.safetensors --epochs 5 --lr 1e-5 \
     --lr-steps --flip-prob 0 --bf16 --threads 2 --seed 0 --out runs/mbv2-anchor-polish
-python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-anchor-polish/final.safetensors --qat --epochs 3 \
-    --lr 1e-6 --lr-steps --teacher runs/mbv2-anchor-polish/final.safetensors --out runs/mbv2-anchor-qat --threads 2 --seed 0
-python -m pipnet_edge.calibration.activation_ranges --qat runs/mbv2-anchor-qat/qat.safetensors --data "$DATA/train" \
-    --out runs/mbv2-anchor-qat-ranges/qat.safetensors
-FLOAT=runs/mbv2-anchor-polish/final.safetensors QAT=runs/mbv2-anchor-qat-ranges/qat.safetensors  # what steps 5-7 ship
+python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-anchor/final.safetensors --unlabelled "$U" \
+    --curriculum none --teacher $T --anchor 1 --unlabelled-ratio 0.5 --epochs 5 --lr 1e-5 --lr-steps --flip-prob 0 \
+    --bf16 --threads 2 --seed 0 --out runs/mbv2-anchor-mixed
+python -m pipnet_edge.training.weight_average --models runs/mbv2-anchor-polish/final.safetensors \
+    runs/mbv2-anchor-mixed/final.safetensors --weight 0.25 --data "$DATA/train" --out runs/mbv2-soup/final.safetensors
+python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-soup/final.safetensors --unlabelled "$U" \
+    --curriculum none --teacher $T --anchor 1 --unlabelled-ratio 0.25 --qat --epochs 3 --lr 1e-6 --lr-steps --threads 2 \
+    --seed 0 --out runs/mbv2-soup-qat
+python -m pipnet_edge.calibration.activation_ranges --qat runs/mbv2-soup-qat/qat.safetensors --data "$DATA/train" \
+    --out runs/mbv2-soup-qat-ranges/qat.safetensors
+FLOAT=runs/mbv2-soup/final.safetensors QAT=runs/mbv2-soup-qat-ranges/qat.safetensors  # what steps 5-7 ship
 # 5. accuracy on the 554 test faces (300W common set), float and QAT
 python -m pipnet_edge.evaluate --model $FLOAT --data "$DATA/test" --out runs/eval-float
 python -m pipnet_edge.evaluate --model $QAT --data "$DATA/test" --out runs/eval-qat

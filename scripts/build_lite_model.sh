@@ -65,23 +65,31 @@ python -m pipnet_edge.train --data "$DATA/train" --init runs/lite/final.safetens
 # 4. accuracy on the 554 test faces, float and QAT
 python -m pipnet_edge.evaluate --model runs/lite/final.safetensors --data "$DATA/test" --out runs/eval-lite-float
 python -m pipnet_edge.evaluate --model runs/lite-qat/qat.safetensors --data "$DATA/test" --out runs/eval-lite-qat
-# 5. faces turned away (2026-12-06, issue 29; docs/experiments/2026-12-06-large-pose, chosen on the split): 10 epochs
-#    from step 2's polished model on pseudo-labels by the default float model, anchored to the MTFL faces' five human
-#    points (--anchor 1), lr 5e-5 (x0.1 after 7), flips off; the polish again; QAT with the default model's recipe
-#    (lr 1e-6 distilled from the float model, then the activation ranges). The bundled files since 2026-12-06 are these
-#    steps run on the bundled files of commit e25d31f (steps 3 and 7 of that record).
+# 5. faces turned away (2026-12-06, issue 29; docs/experiments/2026-12-06-large-pose, each choice made on the split):
+#    10 epochs from step 2's polished model on pseudo-labels by the default float model, anchored to the MTFL faces'
+#    five human points (--anchor 1), lr 5e-5 (x0.1 after 7), flips off; two 10-epoch polishes from it at lr 1e-5, one
+#    on the labelled faces alone and one with 8 anchored faces beside each 16 labelled, averaged 0.75 / 0.25
+#    (pipnet_edge.training.weight_average); QAT with 4 anchored faces beside each 16 labelled (3 epochs at lr 1e-6,
+#    distilled from the average), then the activation ranges. The bundled files since the second re-bundle of
+#    2026-12-06 are these steps run on the bundled files of commit e25d31f (steps 3 and 13 of that record).
 T=${TEACHER:-runs/mbv2-nf/final.safetensors}  # the default model's float weights (build_default_model.sh step 3b)
 python -m pipnet_edge.train --data "$DATA/train" --init runs/lite/final.safetensors --unlabelled "$U" --curriculum none \
     --teacher $T --anchor 1 --epochs 10 --lr 5e-5 --lr-steps 7 --flip-prob 0 --bf16 --threads 2 --seed 0 --out runs/lite-anchor
 python -m pipnet_edge.train --data "$DATA/train" --init runs/lite-anchor/final.safetensors --epochs 10 --lr 1e-5 --lr-steps \
     --flip-prob 0 --bf16 --threads 2 --seed 0 --out runs/lite-anchor-polish
-python -m pipnet_edge.train --data "$DATA/train" --init runs/lite-anchor-polish/final.safetensors --qat --epochs 3 --lr 1e-6 \
-    --lr-steps --teacher runs/lite-anchor-polish/final.safetensors --threads 2 --seed 0 --out runs/lite-anchor-qat
-python -m pipnet_edge.calibration.activation_ranges --qat runs/lite-anchor-qat/qat.safetensors --data "$DATA/train" \
-    --out runs/lite-anchor-qat-ranges/qat.safetensors
+python -m pipnet_edge.train --data "$DATA/train" --init runs/lite-anchor/final.safetensors --unlabelled "$U" \
+    --curriculum none --teacher $T --anchor 1 --unlabelled-ratio 0.5 --epochs 10 --lr 1e-5 --lr-steps --flip-prob 0 \
+    --bf16 --threads 2 --seed 0 --out runs/lite-anchor-mixed
+python -m pipnet_edge.training.weight_average --models runs/lite-anchor-polish/final.safetensors \
+    runs/lite-anchor-mixed/final.safetensors --weight 0.25 --data "$DATA/train" --out runs/lite-soup/final.safetensors
+python -m pipnet_edge.train --data "$DATA/train" --init runs/lite-soup/final.safetensors --unlabelled "$U" \
+    --curriculum none --teacher $T --anchor 1 --unlabelled-ratio 0.25 --qat --epochs 3 --lr 1e-6 --lr-steps --threads 2 \
+    --seed 0 --out runs/lite-soup-qat
+python -m pipnet_edge.calibration.activation_ranges --qat runs/lite-soup-qat/qat.safetensors --data "$DATA/train" \
+    --out runs/lite-soup-qat-ranges/qat.safetensors
 # 6. every target, then into the package
-python -m pipnet_edge.export --target all --weights runs/lite-anchor-polish/final.safetensors \
-    --qat-weights runs/lite-anchor-qat-ranges/qat.safetensors --name pipnet_lite_300w68 --out exports --data "$DATA/test" \
+python -m pipnet_edge.export --target all --weights runs/lite-soup/final.safetensors \
+    --qat-weights runs/lite-soup-qat-ranges/qat.safetensors --name pipnet_lite_300w68 --out exports --data "$DATA/test" \
     --data-limit 0 --json exports/export-lite.json
-python scripts/bundle_model.py --model lite --float runs/lite-anchor-polish/final.safetensors \
-    --qat runs/lite-anchor-qat-ranges/qat.safetensors --tflite-int8 exports/pipnet_lite_300w68_tflite-int8.tflite
+python scripts/bundle_model.py --model lite --float runs/lite-soup/final.safetensors \
+    --qat runs/lite-soup-qat-ranges/qat.safetensors --tflite-int8 exports/pipnet_lite_300w68_tflite-int8.tflite
