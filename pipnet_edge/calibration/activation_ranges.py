@@ -38,11 +38,10 @@ def reestimate_checkpoint(qat: str | Path, records: Sequence, out: str | Path, c
                           data: str = "") -> int:
     """Re-estimate the activation ranges of a QAT checkpoint on ``count`` of ``records`` (seeded), measure its point
     bias again on all of them and write the result to ``out``; returns the number of faces the ranges saw."""
-    from ..evaluation.predictors import torch_predictor
     from ..evaluation.runner import read_face_crops
     from ..quantization.qat_model import QATModel
     from ..quantization.ranges import reestimate_activation_ranges
-    from .point_bias import measure_point_bias, with_point_bias
+    from .point_bias import remeasure_point_bias
 
     _require_qat(qat)
     if not records:
@@ -55,9 +54,7 @@ def reestimate_checkpoint(qat: str | Path, records: Sequence, out: str | Path, c
     crops, _ = read_face_crops(pick, model.spec)
     n = reestimate_activation_ranges(model, crops)
     log.info("activation ranges of %d quantizers re-estimated on %d faces", n, len(pick))
-    model.spec = model.spec.replace(point_bias=None)
-    bias = measure_point_bias(torch_predictor(model, "point bias"), records, progress=True)
-    model.spec = with_point_bias(model.spec, bias, len(records), data)
+    remeasure_point_bias(model, records, data)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     return len(pick)

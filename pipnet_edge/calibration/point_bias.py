@@ -29,7 +29,7 @@ import numpy as np
 from ..data.annotations import FaceRecord
 from ..errors import DataError, PipnetEdgeError
 
-__all__ = ["measure_point_bias", "with_point_bias", "calibrate_checkpoint"]
+__all__ = ["measure_point_bias", "with_point_bias", "remeasure_point_bias", "calibrate_checkpoint"]
 
 log = logging.getLogger("pipnet_edge.calibration")
 
@@ -69,6 +69,17 @@ def with_point_bias(spec, bias: np.ndarray | None, faces: int = 0, data: str = "
     if bias is not None:
         extra["point_bias_from"] = {"faces": int(faces), "data": str(data)}
     return spec.replace(point_bias=None if bias is None else tuple(map(tuple, np.asarray(bias, np.float64))), extra=extra)
+
+
+def remeasure_point_bias(model, records: Sequence[FaceRecord], data: str = "", progress: bool = True) -> np.ndarray:
+    """Measure the point bias of an in-memory float or QAT ``model`` (torch) on ``records`` afresh (any bias it carries
+    is cleared first) and set it in ``model.spec``; returns the bias."""
+    from ..evaluation.predictors import torch_predictor
+
+    model.spec = model.spec.replace(point_bias=None)
+    bias = measure_point_bias(torch_predictor(model, "point bias"), records, progress=progress)
+    model.spec = with_point_bias(model.spec, bias, len(records), data)
+    return bias
 
 
 def calibrate_checkpoint(model: str | Path, records: Sequence[FaceRecord], out: str | Path, data: str = "",

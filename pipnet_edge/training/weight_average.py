@@ -64,9 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import torch
 
-        from ..calibration.point_bias import measure_point_bias, with_point_bias
+        from ..calibration.point_bias import remeasure_point_bias
         from ..data.annotations import load_faces
-        from ..evaluation.predictors import torch_predictor
         from ..models.checkpoint import load_model, save_model
 
         if args.threads:
@@ -76,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%g x %s + %g x %s; measuring its point bias on %s", 1 - args.weight, args.models[0], args.weight,
                  args.models[1], args.data)
         records = load_faces(args.data)
-        bias = measure_point_bias(torch_predictor(model, "point bias"), records, progress=True)
-        model.spec = with_point_bias(model.spec, bias, len(records), args.data)
+        remeasure_point_bias(model, records, args.data)
         save_model(model, args.out)
     except PipnetEdgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
