@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "trained model's x bias is measured and subtracted, see --no-point-bias)")
     p.add_argument("--lowres-prob", type=float, default=0.0,
                    help="augmentation: probability of shrinking a crop to 32-72 px and scaling it back (small faces)")
+    p.add_argument("--yaw-prob", type=float, default=0.0,
+                   help="augmentation: probability of the yaw-like warp that turns a crop's face in 3D (68-point scheme; "
+                   "pipnet_edge/data/yaw_warp.py)")
+    p.add_argument("--max-yaw", type=float, default=35.0,
+                   help="with --yaw-prob: the largest turn in degrees, drawn uniformly in [-max, max] (default 35)")
     p.add_argument("--no-point-bias", action="store_true",
                    help="do not measure the trained model's per-landmark bias on its training faces (stored in the spec "
                    "and subtracted by the decode; see pipnet_edge/calibration/point_bias.py)")
@@ -120,10 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.qat and not (args.init or args.resume):
         print("error: --qat fine-tunes a trained float model: pass --init MODEL.safetensors", file=sys.stderr)
         return 2
-    for name in ("lowres_prob", "flip_prob"):
+    for name in ("lowres_prob", "flip_prob", "yaw_prob"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             print(f"error: --{name.replace('_', '-')} is a probability in [0, 1], got {getattr(args, name)}", file=sys.stderr)
             return 2
+    if not 0.0 <= args.max_yaw < 90.0:
+        print(f"error: --max-yaw is in degrees in [0, 90), got {args.max_yaw}", file=sys.stderr)
+        return 2
     if not 0.0 <= args.pose_balance <= 1.0:
         print(f"error: --pose-balance is in [0, 1] (0: uniform, 1: every pose bin alike), got {args.pose_balance}",
               file=sys.stderr)
@@ -149,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         lr_steps=tuple(args.lr_steps), lr_gamma=args.lr_gamma, workers=args.workers, seed=args.seed,
         deterministic=args.deterministic, val_data=args.val_data, val_fraction=args.val_fraction, val_every=args.val_every, resume=args.resume,
         max_steps=args.max_steps, teacher=args.teacher, distill_weight=args.distill_weight, qat=args.qat, qat_scheme=args.qat_scheme, device=args.device, threads=args.threads, bf16=args.bf16, progress=not args.no_progress,
-        augment={k: v for k, v in (("lowres_prob", args.lowres_prob), ("flip_prob", args.flip_prob))
-                 if v != getattr(AugmentConfig, k)},
+        augment={k: v for k, v in (("lowres_prob", args.lowres_prob), ("flip_prob", args.flip_prob),
+                                   ("yaw_prob", args.yaw_prob), ("max_yaw", args.max_yaw))
+                 if v != getattr(AugmentConfig, k) and (k != "max_yaw" or args.yaw_prob > 0)},
         unlabelled=args.unlabelled, unlabelled_ratio=args.unlabelled_ratio, unlabelled_weight=args.unlabelled_weight,
         rounds=args.rounds, curriculum=args.curriculum, curriculum_start=args.curriculum_start, confidence=args.confidence,
         fixed_teacher=args.fixed_teacher, round_init=args.round_init, round_epochs=args.round_epochs,

@@ -89,7 +89,7 @@ def test_train_cli_errors_are_clear(tmp_path):
     assert r.returncode == 2 and "--flip-prob is a probability" in r.stderr
 
 
-def test_train_cli_passes_augmentation_changes_only(monkeypatch, tmp_path):
+def test_train_cli_passes_augmentation_changes_only(monkeypatch, tmp_path, capsys):
     import pipnet_edge.training as training
     from pipnet_edge.train import main
 
@@ -97,8 +97,31 @@ def test_train_cli_passes_augmentation_changes_only(monkeypatch, tmp_path):
     monkeypatch.setattr(training, "train", lambda cfg: seen.append(cfg) or tmp_path / "final.safetensors")
     main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--flip-prob", "0", "--no-point-bias"])
     main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--lowres-prob", "0.5"])
+    main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--yaw-prob", "0.5"])
+    main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--yaw-prob", "0.5", "--max-yaw", "20"])
+    main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--max-yaw", "20"])  # no warp: nothing to pass
     assert seen[0].augment == {"flip_prob": 0.0} and seen[0].point_bias is False
     assert seen[1].augment == {"lowres_prob": 0.5} and seen[1].point_bias is True
+    assert seen[2].augment == {"yaw_prob": 0.5}
+    assert seen[3].augment == {"yaw_prob": 0.5, "max_yaw": 20.0}
+    assert seen[4].augment == {}
+    for bad, msg in ((["--yaw-prob", "2"], "--yaw-prob is a probability"), (["--max-yaw", "95"], "--max-yaw")):
+        assert main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), *bad]) == 2
+        assert msg in capsys.readouterr().err
+
+
+def test_the_yaw_warp_needs_the_68_point_scheme(tmp_path):
+    """The warp turns faces by the 68-point 3D mean face: another scheme is refused before any training."""
+    from conftest import make_synthetic_faces
+
+    from pipnet_edge.errors import SpecError
+    from pipnet_edge.training import TrainConfig, train
+
+    data = make_synthetic_faces(tmp_path / "f", count=4, points=98)
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "o"), scheme="wflw-98", epochs=1, max_steps=1,
+                      input_size=64, augment={"yaw_prob": 0.5}, progress=False, threads=1)
+    with pytest.raises(SpecError, match="68-point"):
+        train(cfg)
 
 
 @pytest.mark.slow

@@ -2,7 +2,8 @@
 
 Geometric changes (shift, scale, rotation, mirror) are folded into the single crop affine,
 so each training image is resampled once from the source photo (small faces are upscaled by
-that warp). Photometric changes (occlusion, blur, grayscale, and optionally low resolution:
+that warp); the optional yaw-like warp (:mod:`.yaw_warp`, off by default) bends that crop to turn
+the face, in the same single resampling. Photometric changes (occlusion, blur, grayscale, and optionally low resolution:
 shrinking the crop to a few dozen pixels and scaling it back, as a small face in a photo looks)
 are applied to the crop.
 """
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..runtime import geometry
 
-__all__ = ["AugmentConfig", "sample_affine", "photometric"]
+__all__ = ["AugmentConfig", "sample_affine", "sample_yaw", "photometric"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,17 @@ class AugmentConfig:
     gray_prob: float = 0.2
     lowres_prob: float = 0.0  # off by default; 0 draws no random numbers, so other augmentations are unchanged
     lowres_side: tuple[int, int] = (32, 72)  # pixels the crop is shrunk to (uniform), then scaled back up
+    yaw_prob: float = 0.0  # off by default (no random numbers drawn); the 3D yaw-like warp of .yaw_warp, 68 points
+    max_yaw: float = 35.0  # degrees, uniform in [-max_yaw, max_yaw] (30 degrees on the mean face is pose proxy 0.36)
+
+    def __post_init__(self) -> None:
+        for name in ("flip_prob", "rotate_prob", "shift_prob", "occlusion_prob", "blur_prob", "gray_prob",
+                     "lowres_prob", "yaw_prob"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"augmentation {name} must be a probability in [0, 1], got {v}")
+        if not 0.0 <= self.max_yaw < 90.0:
+            raise ValueError(f"augmentation max_yaw must be in [0, 90) degrees, got {self.max_yaw}")
 
 
 def sample_affine(
@@ -50,6 +62,14 @@ def sample_affine(
     if flipped:
         m = geometry.compose(geometry.flip_matrix(input_size), m)
     return m, flipped
+
+
+def sample_yaw(cfg: AugmentConfig, rng: np.random.Generator) -> float | None:
+    """Degrees of the yaw-like warp (:mod:`.yaw_warp`) for one crop, or ``None`` (no warp); draws nothing when
+    ``cfg.yaw_prob`` is 0."""
+    if cfg.yaw_prob > 0 and rng.random() < cfg.yaw_prob:
+        return float(rng.uniform(-cfg.max_yaw, cfg.max_yaw))
+    return None
 
 
 def photometric(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:

@@ -13,8 +13,9 @@ from ..errors import DataError
 from ..runtime import geometry
 from ..spec import ModelSpec
 from .annotations import FaceRecord
-from .augment import AugmentConfig, photometric, sample_affine
+from .augment import AugmentConfig, photometric, sample_affine, sample_yaw
 from .targets import encode
+from .yaw_warp import render, sample_yaw_warp
 
 __all__ = ["FaceDataset", "read_rgb"]
 
@@ -33,7 +34,8 @@ class FaceDataset(Dataset):
 
     Each item is a dict: ``image`` uint8 ``(S, S, 3)`` RGB tensor, ``cell`` ``(N,)``,
     ``offset`` ``(N, 2)``, ``nb_offset`` ``(N, nb, 2)`` targets, ``points`` normalised
-    ``(N, 2)`` crop coordinates, ``matrix`` the 2x3 image->input affine, ``index``.
+    ``(N, 2)`` crop coordinates, ``matrix`` the 2x3 image->input affine (before the yaw-like
+    warp when one was drawn: ``yaw`` holds its degrees, 0 when none), ``index``.
     Images are decoded once and kept in memory when ``cache`` is true.
 
     With ``teacher_size`` each item also has ``teacher_image``: the same crop (same
@@ -82,8 +84,6 @@ class FaceDataset(Dataset):
         return img
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        import cv2
-
         rec = self.records[i]
         img = self.image(i)
         s = self.spec.input_size
@@ -91,21 +91,30 @@ class FaceDataset(Dataset):
         box = rec.box if rec.box is not None else geometry.box_from_points(rec.points)
         cx, cy, side = geometry.crop_square(box, rule.scale, rule.shift_x, rule.shift_y)
         pts = rec.points
+        yaw = None
         if self.augment is not None:
             rng = np.random.default_rng((self._seed, self._epoch, i))
             m, flipped = sample_affine(cx, cy, side, s, self.augment, rng)
+            yaw = sample_yaw(self.augment, rng)
         else:
             m, flipped = geometry.crop_matrix(cx, cy, side, s), False
-        crop = cv2.warpAffine(img, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         crop_pts = geometry.apply(m, pts)
         if flipped:
             crop_pts = crop_pts[self._perm]
+        warp = None
+        if yaw is not None:
+            warp = sample_yaw_warp(crop_pts, s, yaw)
+            if warp is None:
+                yaw = None
+            else:
+                yaw, crop_pts = warp.yaw, warp.points
+        crop = render(img, m, s, warp)
         teacher_crop = None
         if self.teacher_size:
             t = self.teacher_size
             k = t / s  # pixel centres: x_t + 0.5 = k * (x_s + 0.5)
             mt = geometry.compose(np.array([[k, 0.0, 0.5 * k - 0.5], [0.0, k, 0.5 * k - 0.5]]), m)
-            teacher_crop = cv2.warpAffine(img, mt, (t, t), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            teacher_crop = render(img, mt, t, warp)
             if self.augment is not None:
                 teacher_crop = photometric(teacher_crop, self.augment, copy.deepcopy(rng))
         if self.augment is not None:
@@ -119,6 +128,7 @@ class FaceDataset(Dataset):
             "nb_offset": torch.from_numpy(t.nb_offset),
             "points": torch.from_numpy(norm.astype(np.float32)),
             "matrix": torch.from_numpy(m.astype(np.float64)),
+            "yaw": torch.tensor(0.0 if yaw is None else yaw, dtype=torch.float32),
             "index": torch.tensor(i),
         }
         if teacher_crop is not None:

@@ -286,6 +286,9 @@ def fit(cfg: TrainConfig, unlabelled: UnlabelledFaces | None = None) -> Path:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     aug = AugmentConfig(**cfg.augment)
+    if aug.yaw_prob > 0 and spec.num_points != 68:
+        raise SpecError(f"the yaw-like warp (--yaw-prob) turns faces by the 3D mean face of the 68-point 300W scheme; "
+                        f"this model has {spec.num_points} points")
     dataset = FaceDataset(records, spec, augment=aug, seed=cfg.seed,
                           teacher_size=teacher.spec.input_size if teacher is not None else None)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, seed=cfg.seed) if world > 1 else None
