@@ -68,10 +68,10 @@ python -m pipnet_edge.evaluate --model runs/lite-qat/qat.safetensors --data "$DA
 # 5. faces turned away (2026-12-06, issue 29; docs/experiments/2026-12-06-large-pose, each choice made on the split):
 #    10 epochs from step 2's polished model on pseudo-labels by the default float model, anchored to the MTFL faces'
 #    five human points (--anchor 1), lr 5e-5 (x0.1 after 7), flips off; two 10-epoch polishes from it at lr 1e-5, one
-#    on the labelled faces alone and one with 8 anchored faces beside each 16 labelled, averaged 0.75 / 0.25
+#    on the labelled faces alone and one with 8 anchored faces beside each 16 labelled, averaged 0.25 / 0.75
 #    (pipnet_edge.training.weight_average); QAT with 4 anchored faces beside each 16 labelled (3 epochs at lr 1e-6,
-#    distilled from the average), then the activation ranges. The bundled files since the second re-bundle of
-#    2026-12-06 are these steps run on the bundled files of commit e25d31f (steps 3 and 13 of that record).
+#    distilled from the average), then the activation ranges. The bundled files since the third re-bundle of
+#    2026-12-06 are these steps run on the bundled files of commit e25d31f (steps 3, 13 and 16 of that record).
 T=${TEACHER:-runs/mbv2-nf/final.safetensors}  # the default model's float weights (build_default_model.sh step 3b)
 python -m pipnet_edge.train --data "$DATA/train" --init runs/lite/final.safetensors --unlabelled "$U" --curriculum none \
     --teacher $T --anchor 1 --epochs 10 --lr 5e-5 --lr-steps 7 --flip-prob 0 --bf16 --threads 2 --seed 0 --out runs/lite-anchor
@@ -81,7 +81,7 @@ python -m pipnet_edge.train --data "$DATA/train" --init runs/lite-anchor/final.s
     --curriculum none --teacher $T --anchor 1 --unlabelled-ratio 0.5 --epochs 10 --lr 1e-5 --lr-steps --flip-prob 0 \
     --bf16 --threads 2 --seed 0 --out runs/lite-anchor-mixed
 python -m pipnet_edge.training.weight_average --models runs/lite-anchor-polish/final.safetensors \
-    runs/lite-anchor-mixed/final.safetensors --weight 0.25 --data "$DATA/train" --out runs/lite-soup/final.safetensors
+    runs/lite-anchor-mixed/final.safetensors --weight 0.75 --data "$DATA/train" --out runs/lite-soup/final.safetensors
 python -m pipnet_edge.train --data "$DATA/train" --init runs/lite-soup/final.safetensors --unlabelled "$U" \
     --curriculum none --teacher $T --anchor 1 --unlabelled-ratio 0.25 --qat --epochs 3 --lr 1e-6 --lr-steps --threads 2 \
     --seed 0 --out runs/lite-soup-qat
