@@ -3,9 +3,9 @@
 Geometric changes (shift, scale, rotation, mirror) are folded into the single crop affine,
 so each training image is resampled once from the source photo (small faces are upscaled by
 that warp); the optional yaw-like warp (:mod:`.yaw_warp`, off by default) bends that crop to turn
-the face, in the same single resampling. Photometric changes (occlusion, blur, grayscale, and optionally low resolution:
-shrinking the crop to a few dozen pixels and scaling it back, as a small face in a photo looks)
-are applied to the crop.
+the face, in the same single resampling. Photometric changes (occlusion, blur, grayscale, and
+optionally low resolution: shrinking the crop to a few dozen pixels and scaling it back, as a small
+face in a photo looks) are applied to the crop.
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..runtime import geometry
+from ..runtime.face_geometry import MEAN_FACE_3D
+from .thin_plate import ThinPlateSpline
 
 __all__ = ["YawWarp", "sample_yaw_warp", "render"]
 
@@ -39,36 +41,6 @@ _EYES = (slice(36, 42), slice(42, 48))  # the 300W scheme's eyes (0-based), imag
 _INNER = slice(17, 68)  # brows, nose, eyes, mouth: the points whose spread gives the face's size
 _MIN_JACOBIAN = 0.1  # the smallest area ratio (output -> source) a warp may have anywhere; below it is halved
 _GRID = 33  # the spline is evaluated on a _GRID x _GRID lattice and interpolated bilinearly between
-
-
-def _mean_face_3d() -> np.ndarray:
-    from ..runtime.face_geometry import MEAN_FACE_3D
-
-    return MEAN_FACE_3D
-
-
-def _tps_kernel(r2: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = r2 * np.log(r2)
-    return np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def _fit_tps(dst: np.ndarray, src: np.ndarray, reg: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Thin-plate spline ``f`` with ``f(dst_i) ~= src_i``: returns ``(centres, coefficients)``."""
-    n = len(dst)
-    k = _tps_kernel(((dst[:, None, :] - dst[None, :, :]) ** 2).sum(-1)) + reg * np.eye(n)
-    p = np.concatenate([np.ones((n, 1)), dst], axis=1)
-    a = np.zeros((n + 3, n + 3))
-    a[:n, :n], a[:n, n:], a[n:, :n] = k, p, p.T
-    b = np.zeros((n + 3, 2))
-    b[:n] = src
-    return dst, np.linalg.solve(a, b)
-
-
-def _eval_tps(centres: np.ndarray, coef: np.ndarray, q: np.ndarray) -> np.ndarray:
-    u = _tps_kernel(((q[:, None, :] - centres[None, :, :]) ** 2).sum(-1))
-    n = len(centres)
-    return u @ coef[:n] + coef[n] + q @ coef[n + 1 :]
 
 
 @dataclass(frozen=True)
@@ -115,16 +87,16 @@ class YawWarp:
         return src.reshape(t, t, 2).astype(np.float32)
 
 
-def _lattice(centres: np.ndarray, coef: np.ndarray, size: int) -> np.ndarray:
+def _lattice(spline: ThinPlateSpline, size: int) -> np.ndarray:
     g = np.linspace(0.0, size - 1.0, _GRID)
     gx, gy = np.meshgrid(g, g)
     q = np.stack([gx.ravel(), gy.ravel()], axis=1) / size
-    return (_eval_tps(centres, coef, q) * size).reshape(_GRID, _GRID, 2)
+    return (spline(q) * size).reshape(_GRID, _GRID, 2)
 
 
 def _turned_points(p: np.ndarray, yaw: float) -> np.ndarray:
     """``p`` (68 crop points) turned by ``yaw`` degrees about the face's vertical axis, depths from the mean face."""
-    mf = _mean_face_3d()
+    mf = MEAN_FACE_3D
     eye_l, eye_r = p[_EYES[0]].mean(0), p[_EYES[1]].mean(0)
     roll = math.atan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0])
     c, s = math.cos(roll), math.sin(roll)
@@ -156,7 +128,7 @@ def _min_jacobian(warp: YawWarp) -> float:
     return float((dx[..., 0] * dy[..., 1] - dx[..., 1] * dy[..., 0]).min())
 
 
-def sample_yaw_warp(points: np.ndarray, size: int, yaw: float, smoothing: float = 1e-3) -> YawWarp | None:
+def sample_yaw_warp(points: np.ndarray, size: int, yaw: float, smoothing: float = 5e-4) -> YawWarp | None:
     """The warp that turns the face with crop points ``points`` (``(68, 2)``, 300W order) by about ``yaw`` degrees.
 
     The spline goes through the inner points' turned positions (brows, nose, eyes, mouth) and the border, smoothed
@@ -177,8 +149,8 @@ def sample_yaw_warp(points: np.ndarray, size: int, yaw: float, smoothing: float 
         new = _turned_points(p, yaw)
         dst = np.concatenate([new[_INNER], border]) / size
         src = np.concatenate([p[_INNER], border]) / size
-        centres, coef = _fit_tps(dst, src, smoothing)
-        warp = YawWarp(yaw=float(yaw), size=int(size), points=new, lattice=_lattice(centres, coef, size))
+        warp = YawWarp(yaw=float(yaw), size=int(size), points=new,
+                       lattice=_lattice(ThinPlateSpline.fit(dst, src, smoothing), size))
         if _min_jacobian(warp) > _MIN_JACOBIAN:
             labels = _invert(warp, p, new)
             if labels is not None:

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..data.thin_plate import ThinPlateSpline
 from ..errors import InputError
 from ..five_point import five_from_68
 from ..runtime.face_geometry import EYE_68
@@ -84,24 +85,6 @@ def convention_offset(points68: np.ndarray, five: np.ndarray) -> np.ndarray:
     """The median ``(5, 2)`` offset of the teacher's derived five points from the human ones, in face frames (IODs)."""
     _, local68, local5 = _in_face_frames(points68, five)
     return _median_offset(local68, local5)
-
-
-def _tps_displacement(src: np.ndarray, disp: np.ndarray, query: np.ndarray, reg: float = 1e-8) -> np.ndarray:
-    """Thin-plate spline through ``src`` ``(K, 2)`` moving by ``disp`` ``(K, 2)``, evaluated at ``query`` ``(Q, 2)``."""
-    def u(r2: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(r2 > 0, 0.5 * r2 * np.log(np.maximum(r2, 1e-300)), 0.0)
-
-    k = len(src)
-    kmat = u(((src[:, None] - src[None]) ** 2).sum(-1)) + reg * np.eye(k)
-    pmat = np.concatenate([np.ones((k, 1)), src], axis=1)
-    a = np.zeros((k + 3, k + 3))
-    a[:k, :k], a[:k, k:], a[k:, :k] = kmat, pmat, pmat.T
-    b = np.zeros((k + 3, 2))
-    b[:k] = disp
-    coef = np.linalg.lstsq(a, b, rcond=None)[0]
-    q = u(((query[:, None] - src[None]) ** 2).sum(-1))
-    return q @ coef[:k] + np.concatenate([np.ones((len(query), 1)), query], axis=1) @ coef[k:]
 
 
 @dataclass
@@ -156,7 +139,7 @@ def anchor_points(points68: np.ndarray, five: np.ndarray, offset: np.ndarray | N
             out[i] = local[i] + strength * (_affine_fit(derived[i], target[i], local[i]) - local[i])
     else:
         for i in range(len(local)):
-            out[i] = local[i] + strength * _tps_displacement(derived[i], move[i], local[i])
+            out[i] = local[i] + strength * ThinPlateSpline.fit(derived[i], move[i], 1e-8)(local[i])
         for side, eye in enumerate(EYE_68):  # each eye's mean exactly on its target
             eye = list(eye)
             out[:, eye] += (local[:, eye].mean(1) + strength * move[:, side] - out[:, eye].mean(1))[:, None]

@@ -2,8 +2,8 @@
 # Step 17 of the 2026-12-06 large-pose experiment (README.md here): step 16's files bundled (scripts/bundle_model.py:
 # the averaged float model, its QAT file with re-estimated ranges, the full-INT8 TFLite), then every figure as in
 # steps 8 and 14: each card's accuracy figures (the commands of pipnet_edge/assets/registry.py) and, after the
-# default model, the large-pose benchmark of both. Arguments: the models, in order (default: lite default; the lite model was done first
-# while the default model's QAT ran). Writes runs/pose/eval17/*.json (copied to results/step17-*.json) and
+# default model, the large-pose benchmark of both. Arguments: the models, in order (default: lite default; the lite
+# model was done first while the default model's QAT ran). Writes runs/pose/eval17/*.json (copied to results/step17-*.json) and
 # benchmarks/results/large_pose.*.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
