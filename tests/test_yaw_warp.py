@@ -146,7 +146,7 @@ def test_dataset_items_carry_the_warp(tmp_path):
     recs = load_300w_folder(tmp_path)
     spec = ModelSpec.create("300w-68", compute_mean_face(np.stack([r.points for r in recs])), input_size=64,
                             net_stride=16)
-    quiet = dict(occlusion_prob=0.0, blur_prob=0.0, gray_prob=0.0)
+    quiet = {"occlusion_prob": 0.0, "blur_prob": 0.0, "gray_prob": 0.0}
     plain = FaceDataset(recs, spec, augment=AugmentConfig(**quiet, flip_prob=0.0, rotate_prob=0.0, shift_prob=0.0))
     warped = FaceDataset(recs, spec, augment=AugmentConfig(**quiet, flip_prob=0.0, rotate_prob=0.0, shift_prob=0.0,
                                                            yaw_prob=1.0, max_yaw=30.0), teacher_size=128)

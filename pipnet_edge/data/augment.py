@@ -16,7 +16,7 @@ import numpy as np
 
 from ..runtime import geometry
 
-__all__ = ["AugmentConfig", "sample_affine", "sample_yaw", "photometric"]
+__all__ = ["AugmentConfig", "photometric", "sample_affine", "sample_yaw"]
 
 
 @dataclass(frozen=True)

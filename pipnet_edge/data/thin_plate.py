@@ -28,7 +28,7 @@ class ThinPlateSpline:
     coef: np.ndarray
 
     @classmethod
-    def fit(cls, centres: np.ndarray, values: np.ndarray, reg: float = 0.0) -> "ThinPlateSpline":
+    def fit(cls, centres: np.ndarray, values: np.ndarray, reg: float = 0.0) -> ThinPlateSpline:
         """The spline taking ``centres`` ``(K, 2)`` to ``values`` ``(K, D)``, with ridge ``reg``."""
         c = np.asarray(centres, np.float64)
         k = len(c)

@@ -9,8 +9,8 @@ This warp makes that parallax from the face's own points:
    the inner points' spread in the crop to the mean face's);
 2. in the face's upright frame (the crop rotated so that the eyes are level: rolled faces turn about their own
    vertical axis), every point is turned by ``yaw`` degrees about the vertical axis through the inner points'
-   centre (orthographic: ``x' = c + (x - c) cos(yaw) - (z - z0) sin(yaw)``, ``y`` unchanged; ``yaw`` > 0 turns the face
-   to its own left, the nose towards the image's right, as :class:`~pipnet_edge.runtime.face_geometry.HeadPose`);
+   centre (orthographic: ``x' = c + (x - c) cos(yaw) - (z - z0) sin(yaw)``, ``y`` unchanged; ``yaw`` > 0 turns
+   the face to its own left, the nose towards the image's right, as :class:`~pipnet_edge.runtime.face_geometry.HeadPose`);
 3. the image follows by a smoothed thin-plate spline from the inner points' new positions to their old ones, with
    the crop's border held still (16 anchors), evaluated on a 33 x 33 lattice and bilinear in between, and
    resampled once from the source photo together with the crop affine (:func:`render`). A warp that would fold the
@@ -35,7 +35,7 @@ from ..runtime import geometry
 from ..runtime.face_geometry import MEAN_FACE_3D
 from .thin_plate import ThinPlateSpline
 
-__all__ = ["YawWarp", "sample_yaw_warp", "render"]
+__all__ = ["YawWarp", "render", "sample_yaw_warp"]
 
 _EYES = (slice(36, 42), slice(42, 48))  # the 300W scheme's eyes (0-based), image left / right
 _INNER = slice(17, 68)  # brows, nose, eyes, mouth: the points whose spread gives the face's size
