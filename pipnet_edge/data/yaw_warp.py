@@ -26,7 +26,7 @@ image, so the model sees turned geometry with labels that agree with what it see
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -96,7 +96,6 @@ def _lattice(spline: ThinPlateSpline, size: int) -> np.ndarray:
 
 def _turned_points(p: np.ndarray, yaw: float) -> np.ndarray:
     """``p`` (68 crop points) turned by ``yaw`` degrees about the face's vertical axis, depths from the mean face."""
-    mf = MEAN_FACE_3D
     eye_l, eye_r = p[_EYES[0]].mean(0), p[_EYES[1]].mean(0)
     roll = math.atan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0])
     c, s = math.cos(roll), math.sin(roll)
@@ -104,9 +103,9 @@ def _turned_points(p: np.ndarray, yaw: float) -> np.ndarray:
     centre = p[_INNER].mean(0)
     up = (p - centre) @ rot  # crop -> upright (rot's transpose applied to row vectors)
     spread_crop = np.sqrt(((up[_INNER] - up[_INNER].mean(0)) ** 2).sum(1).mean())
-    inner3 = mf[_INNER, :2]
+    inner3 = MEAN_FACE_3D[_INNER, :2]
     spread_3d = np.sqrt(((inner3 - inner3.mean(0)) ** 2).sum(1).mean())
-    z = (mf[:, 2] - mf[_INNER, 2].mean()) * (spread_crop / spread_3d)
+    z = (MEAN_FACE_3D[:, 2] - MEAN_FACE_3D[_INNER, 2].mean()) * (spread_crop / spread_3d)
     a = math.radians(yaw)
     turned = up.copy()
     turned[:, 0] = up[:, 0] * math.cos(a) - z * math.sin(a)
@@ -154,7 +153,7 @@ def sample_yaw_warp(points: np.ndarray, size: int, yaw: float, smoothing: float 
         if _min_jacobian(warp) > _MIN_JACOBIAN:
             labels = _invert(warp, p, new)
             if labels is not None:
-                return YawWarp(yaw=float(yaw), size=int(size), points=labels, lattice=warp.lattice)
+                return replace(warp, points=labels)
         yaw /= 2.0
     return None
 
