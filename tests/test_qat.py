@@ -180,6 +180,55 @@ def test_activation_ranges_reestimated_as_the_mean_of_per_face_extremes(tmp_path
     torch.testing.assert_close(fq_in.scale, before)  # a refused call leaves the ranges as they were
 
 
+def test_activation_ranges_on_labelled_and_extra_faces(tmp_path):
+    """``calibration.activation_ranges.reestimate_checkpoint`` with extra (in-the-wild) faces: the labelled faces it
+    draws are the same with or without them, the extra ones are drawn after them, and the ranges are the mean over
+    all drawn faces (the input quantizer's: of the crops' pixel extremes); bad counts are refused by name."""
+    import cv2
+    import numpy as np
+    from conftest import make_synthetic_faces
+
+    from pipnet_edge.calibration.activation_ranges import reestimate_checkpoint
+    from pipnet_edge.data.annotations import load_faces
+    from pipnet_edge.errors import DataError
+    from pipnet_edge.evaluation.runner import read_face_crops
+    from pipnet_edge.quantization import QATModel
+    from pipnet_edge.quantization.ranges import quantizer_groups
+
+    qm = QATModel.prepare(_float_model())
+    qm.calibrate([torch.rand(4, 64, 64, 3) * 255 for _ in range(2)])
+    qat = qm.save(tmp_path / "qat.safetensors")
+    labelled = load_faces(make_synthetic_faces(tmp_path / "labelled", count=6))
+    extra_dir = make_synthetic_faces(tmp_path / "extra", count=5, seed=1)
+    for k, f in enumerate(sorted(extra_dir.glob("*.jpg"))):  # dim photos: their crops' extremes differ per face
+        cv2.imwrite(str(f), (cv2.imread(str(f)) * (0.2 + 0.1 * k)).astype(np.uint8))
+    extra = load_faces(extra_dir)
+
+    def input_range(path):
+        m = QATModel.load(path)
+        obs = m.graph.get_submodule(quantizer_groups(m.graph)["input"][0]).activation_post_process
+        return float(obs.min_val), float(obs.max_val)
+
+    assert reestimate_checkpoint(qat, labelled, tmp_path / "a.safetensors", count=3, seed=4) == 3
+    assert reestimate_checkpoint(qat, labelled, tmp_path / "b.safetensors", count=3, seed=4, extra=extra,
+                                 extra_count=2) == 5
+    rng = np.random.default_rng(4)
+    pick = [labelled[i] for i in sorted(rng.choice(6, 3, replace=False))]
+    more = [extra[i] for i in sorted(rng.choice(5, 2, replace=False))]
+    spec = QATModel.load(qat).spec
+    for out, faces in (("a", pick), ("b", pick + more)):
+        crops, _ = read_face_crops(faces, spec)
+        lo, hi = input_range(tmp_path / f"{out}.safetensors")
+        assert lo == pytest.approx(np.mean([c.min() for c in crops]), rel=1e-5, abs=1e-4)
+        assert hi == pytest.approx(np.mean([c.max() for c in crops]), rel=1e-5)
+    assert input_range(tmp_path / "a.safetensors")[1] > input_range(tmp_path / "b.safetensors")[1] + 1  # dim faces count
+    with pytest.raises(DataError, match="--five-point-count must be at least 0"):
+        reestimate_checkpoint(qat, labelled, tmp_path / "c.safetensors", extra=extra, extra_count=-1)
+    with pytest.raises(DataError, match="none given"):
+        reestimate_checkpoint(qat, labelled, tmp_path / "c.safetensors", extra_count=2)
+    assert not (tmp_path / "c.safetensors").exists()
+
+
 def test_range_estimation_refuses_float_checkpoints(tmp_path, capsys):
     """``python -m pipnet_edge.calibration.activation_ranges`` on a float model: a message naming the problem, exit 2."""
     from pipnet_edge.models.checkpoint import save_model
