@@ -99,3 +99,67 @@ def test_calibrate_checkpoint_writes_a_copy_with_the_bias(synthetic_faces, tmp_p
     with pytest.raises(DataError, match="safetensors"):
         calibrate_checkpoint(tmp_path / "m.onnx", load_300w_folder(synthetic_faces), tmp_path / "x")
     assert main(["--model", str(src), "--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
+
+
+class _Shifted:
+    """A stand-in for a quantized model: ``base``'s points moved by one shift on bright crops and another on dim ones
+    (the photo-dependent shift rounding gives a quantized model)."""
+
+    def __init__(self, base, bright: tuple[float, float], dim: tuple[float, float]) -> None:
+        self.base, self.spec, self.name = base, base.spec, "shifted"
+        self.bright, self.dim = np.asarray(bright), np.asarray(dim)
+
+    def predict_crops(self, crops, with_spread=False):
+        import dataclasses
+
+        out = self.base.predict_crops(crops, with_spread=with_spread)
+        dim = crops.reshape(len(crops), -1).mean(1) < 80
+        shift = np.where(dim[:, None, None], self.dim, self.bright)
+        return dataclasses.replace(out, points=(out.points + shift).astype(out.points.dtype))
+
+
+def test_quantized_point_bias_adds_the_shift_from_the_float_model_on_all_faces(synthetic_faces, tmp_path):
+    """:func:`quantized_point_bias`: the float model's bias on the labelled faces plus the quantized model's mean shift
+    from it over labelled and unlabelled faces (each set's shift reported); with no unlabelled faces, the quantized
+    model's own bias; models of different points refused."""
+    import cv2
+    from conftest import make_synthetic_faces
+
+    from pipnet_edge.calibration.point_bias import quantized_point_bias
+
+    model = tiny_model(input_size=64)
+    labelled = load_300w_folder(synthetic_faces)
+    dim_dir = make_synthetic_faces(tmp_path / "dim", count=5, seed=3)
+    for f in dim_dir.glob("*.jpg"):  # unlabelled photos of another kind: darker
+        cv2.imwrite(str(f), (cv2.imread(str(f)) * 0.3).astype(np.uint8))
+    unlabelled = load_300w_folder(dim_dir)
+    ref = torch_predictor(model, "float")
+    q = _Shifted(ref, bright=(-0.01, 0.002), dim=(-0.03, 0.0))
+    own = measure_point_bias(q, labelled)
+    bias, shift = quantized_point_bias(q, ref, labelled)
+    np.testing.assert_allclose(bias, own, atol=1e-6)
+    np.testing.assert_allclose(shift["shift_labelled"], (-0.01, 0.002), atol=1e-6)
+    assert shift["shift_unlabelled"] is None
+    bias, shift = quantized_point_bias(q, ref, labelled, unlabelled)
+    n, m = len(labelled), len(unlabelled)
+    expect = measure_point_bias(ref, labelled) + (n * np.array([-0.01, 0.002]) + m * np.array([-0.03, 0.0])) / (n + m)
+    np.testing.assert_allclose(bias, expect, atol=1e-6)
+    np.testing.assert_allclose(shift["shift_unlabelled"], (-0.03, 0.0), atol=1e-6)
+    with pytest.raises(DataError, match="labelled faces"):
+        quantized_point_bias(q, ref, [], unlabelled)
+    other = torch_predictor(tiny_model(input_size=96), "other size")
+    with pytest.raises(DataError, match="differ"):
+        quantized_point_bias(q, other, labelled)
+
+
+def test_point_bias_command_refuses_unlabelled_faces_without_the_float_model(synthetic_faces, tmp_path, capsys):
+    src = save_model(tiny_model(input_size=64), tmp_path / "m.safetensors")
+    out = tmp_path / "out.safetensors"
+    assert main(["--model", str(src), "--data", str(synthetic_faces), "--five-point", "list.txt", "--out", str(out)]) == 2
+    assert "pass --float" in capsys.readouterr().err
+    assert main(["--model", str(src), "--float", str(src), "--data", str(synthetic_faces), "--five-point", "list.txt",
+                 "--five-point-count", "0", "--out", str(out)]) == 2
+    assert "--five-point-count must be at least 1" in capsys.readouterr().err
+    with pytest.raises(DataError, match="--float"):
+        calibrate_checkpoint(src, load_300w_folder(synthetic_faces), out, unlabelled=load_300w_folder(synthetic_faces))
+    assert not out.exists()
