@@ -215,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     except PipnetEdgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"point bias of {args.model} on {len(records)} faces: mean x {bias[:, 0].mean():+.5f}, y {bias[:, 1].mean():+.5f}, "
+    faces = f"{len(records)} faces" + (f" (shift also on {len(unlabelled)} unlabelled)" if unlabelled else "")
+    print(f"point bias of {args.model} on {faces}: mean x {bias[:, 0].mean():+.5f}, y {bias[:, 1].mean():+.5f}, "
           f"largest {np.abs(bias).max():.5f} (crop side units); written to {args.out}")
     return 0
 
