@@ -38,7 +38,7 @@ import numpy as np
 from ..data.annotations import FaceRecord
 from ..errors import DataError, PipnetEdgeError
 
-__all__ = ["measure_point_bias", "with_point_bias", "remeasure_point_bias", "calibrate_checkpoint", "quantized_point_bias"]
+__all__ = ["calibrate_checkpoint", "measure_point_bias", "quantized_point_bias", "remeasure_point_bias", "with_point_bias"]
 
 log = logging.getLogger("pipnet_edge.calibration")
 

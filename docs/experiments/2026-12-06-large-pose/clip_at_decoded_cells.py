@@ -9,12 +9,16 @@ as arguments. Run from the repository root:
 Heads 1-4: x offset, y offset, neighbours' x offsets, neighbours' y offsets (channel i * num_nb + j).
 """
 import sys
-import numpy as np, torch
+
+import numpy as np
+import torch
+
 from pipnet_edge.data.mtfl import load_unlabelled_faces
 from pipnet_edge.evaluation.runner import read_face_crops
 from pipnet_edge.five_point import pose_proxy
 from pipnet_edge.quantization.qat_model import QATModel
 from pipnet_edge.quantization.ranges import quantizer_groups
+
 torch.set_num_threads(2)
 recs = load_unlabelled_faces("../shared/data/mtfl/train_5pt.txt")
 pp = pose_proxy(np.stack([r.points for r in recs]))
