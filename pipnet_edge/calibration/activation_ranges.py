@@ -37,10 +37,6 @@ def _require_qat(path: str | Path) -> None:
         raise DataError(f"{path} is not a QAT checkpoint (train one with --qat); float models have no ranges to estimate")
 
 
-def _pick(records: Sequence, count: int, rng: np.random.Generator) -> list:
-    return [records[i] for i in sorted(rng.choice(len(records), min(count, len(records)), replace=False))]
-
-
 def reestimate_checkpoint(qat: str | Path, records: Sequence, out: str | Path, count: int = 256, seed: int = 0,
                           data: str = "", extra: Sequence = (), extra_count: int = 0) -> int:
     """Re-estimate the activation ranges of a QAT checkpoint on ``count`` of ``records`` (seeded) and ``extra_count``
@@ -49,6 +45,7 @@ def reestimate_checkpoint(qat: str | Path, records: Sequence, out: str | Path, c
     from ..evaluation.runner import read_face_crops
     from ..quantization.qat_model import QATModel
     from ..quantization.ranges import reestimate_activation_ranges
+    from .dataset import draw_faces
     from .point_bias import remeasure_point_bias
 
     _require_qat(qat)
@@ -62,9 +59,9 @@ def reestimate_checkpoint(qat: str | Path, records: Sequence, out: str | Path, c
         raise DataError(f"{extra_count} extra faces asked for and none given (--five-point LIST)")
     model = QATModel.load(qat)
     rng = np.random.default_rng(seed)
-    pick = _pick(records, count, rng)
+    pick = draw_faces(records, count, rng)
     if extra_count:  # drawn after the labelled ones: the labelled pick is the same with or without extra faces
-        more = _pick(extra, extra_count, rng)
+        more = draw_faces(extra, extra_count, rng)
         log.info("ranges on %d labelled and %d extra faces", len(pick), len(more))
         pick = pick + more
     crops, _ = read_face_crops(pick, model.spec)

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import DataError
 from ..spec import ModelSpec
 
-__all__ = ["CalibrationSet", "load_calibration_set", "MIN_CALIBRATION_IMAGES"]
+__all__ = ["CalibrationSet", "load_calibration_set", "draw_faces", "MIN_CALIBRATION_IMAGES"]
 
 MIN_CALIBRATION_IMAGES = 16
 
@@ -40,6 +40,11 @@ class CalibrationSet:
             yield self.images[i : i + batch_size]
 
 
+def draw_faces(records, count: int, rng: np.random.Generator) -> list:
+    """Up to ``count`` of ``records`` drawn without replacement by ``rng``, in their original order."""
+    return [records[int(i)] for i in np.sort(rng.choice(len(records), size=min(count, len(records)), replace=False))]
+
+
 def load_calibration_set(source: str | Path, spec: ModelSpec, count: int = 300, seed: int = 0) -> CalibrationSet:
     """Sample up to ``count`` faces from ``source`` (seeded) and crop them for ``spec``."""
     import cv2
@@ -54,8 +59,7 @@ def load_calibration_set(source: str | Path, spec: ModelSpec, count: int = 300, 
         from ..evaluation.runner import read_face_crops
 
         records = load_faces(source)
-        pick = np.sort(rng.choice(len(records), size=min(count, len(records)), replace=False))
-        crops = list(read_face_crops([records[int(i)] for i in pick], spec)[0])
+        crops = list(read_face_crops(draw_faces(records, count, rng), spec)[0])
         kind = "landmark boxes (300W protocol)"
     else:
         from ..runtime.detectors import create_detector

@@ -72,15 +72,12 @@ def measure_point_bias(predictor, records: Sequence[FaceRecord], batch_size: int
     return bias.astype(np.float32)
 
 
-def _raw_points(predictor, records: Sequence[FaceRecord], batch_size: int, progress: bool, desc: str):
-    """Yield ``(chunk, points, mats)``: NRM-merged points in normalised crop units with the predictor's own point-bias
-    correction added back (the model's raw output)."""
-    from ..evaluation.runner import predict_batches
-
+def _raw_points(predictor, crops: np.ndarray) -> np.ndarray:
+    """NRM-merged points of ``crops`` in normalised crop units with the predictor's own point-bias correction added
+    back (the model's raw output)."""
+    pts = predictor.predict_crops(crops).points.astype(np.float64)
     bias = predictor.spec.point_bias_array
-    for chunk, out, mats in predict_batches(predictor, records, batch_size, progress, desc=desc):
-        pts = out.points.astype(np.float64)
-        yield chunk, (pts + bias if bias is not None else pts), mats
+    return pts + bias if bias is not None else pts
 
 
 def quantized_point_bias(quantized, reference, labelled: Sequence[FaceRecord], unlabelled: Sequence[FaceRecord] = (),
@@ -96,6 +93,7 @@ def quantized_point_bias(quantized, reference, labelled: Sequence[FaceRecord], u
     Raises:
         DataError: no labelled faces, faces labelled with another number of points, or two models of different points.
     """
+    from ..evaluation.runner import read_face_crops
     from ..runtime import geometry
 
     spec = reference.spec
@@ -110,14 +108,21 @@ def quantized_point_bias(quantized, reference, labelled: Sequence[FaceRecord], u
     total = np.zeros((spec.num_points, 2))
     for name, records in (("labelled", labelled), ("unlabelled", unlabelled)):
         part = np.zeros((spec.num_points, 2))
-        if records:
-            q = (p for _, p, _ in _raw_points(quantized, records, batch_size, progress, f"{name}: quantized"))
-            for (chunk, ref, mats), qp in zip(_raw_points(reference, records, batch_size, progress, f"{name}: float"), q):
-                part += (qp - ref).sum(0)
-                if name == "labelled":
-                    truth = np.stack([geometry.to_normalized(geometry.apply(m, r.points), spec.input_size)
-                                      for m, r in zip(mats, chunk)])
-                    err += (ref - truth).sum(0)
+        starts = range(0, len(records), batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc=f"{name} faces: float and quantized", unit="batch", leave=False,
+                          dynamic_ncols=True, mininterval=2.0)
+        for i in starts:  # each batch's crops read once, run through both models
+            chunk = records[i : i + batch_size]
+            crops, mats = read_face_crops(chunk, spec)
+            ref = _raw_points(reference, crops)
+            part += (_raw_points(quantized, crops) - ref).sum(0)
+            if name == "labelled":
+                truth = np.stack([geometry.to_normalized(geometry.apply(m, r.points), spec.input_size)
+                                  for m, r in zip(mats, chunk)])
+                err += (ref - truth).sum(0)
         total += part
         shift[f"shift_{name}"] = part.mean(0) / len(records) if records else None
     bias = err / len(labelled) + total / (len(labelled) + len(unlabelled))
@@ -209,10 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         unlabelled: list[FaceRecord] = []
         if args.five_point:
             from ..data.mtfl import load_unlabelled_faces
+            from .dataset import draw_faces
 
             pool = load_unlabelled_faces(args.five_point)
-            pick = np.random.default_rng(args.seed).choice(len(pool), min(args.five_point_count, len(pool)), replace=False)
-            unlabelled = [pool[i] for i in sorted(pick)]
+            unlabelled = draw_faces(pool, args.five_point_count, np.random.default_rng(args.seed))
         data = args.data + (f" and {len(unlabelled)} faces of {args.five_point} (shift)" if unlabelled else "")
         bias = calibrate_checkpoint(args.model, records, args.out, data, args.threads, args.float_model, unlabelled)
     except PipnetEdgeError as exc:
