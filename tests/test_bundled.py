@@ -117,6 +117,24 @@ def test_bundled_qat_model_re_exports_the_bundled_int8_tflite(tmp_path, name):
         np.testing.assert_array_equal(again[name], shipped[name])
 
 
+@pytest.mark.parametrize("name, bound", [("default", 0.6), ("lite", 0.2)])
+def test_bundled_qat_model_computes_what_its_int8_tflite_computes(train_dir, name, bound):
+    """The QAT model's fake quantization runs on the exported grids (quantizer.export_grid_weights): its points are
+    the shipped INT8 file's up to the kernels' own rounding. Measured on these 32 training faces: 0.46 / 0.14 crop px
+    (default, 256 px / lite, 112 px), as far as XNNPACK is from TFLite's reference kernels (0.45 / 0.14); on the fused
+    kernel's weight grids, 0.94 / 0.27 (docs/experiments/2026-12-06-large-pose/fake_quant_vs_int8.py)."""
+    pytest.importorskip("torchao")
+    from pipnet_edge.assets import bundled_model_path
+    from pipnet_edge.evaluation import open_predictor
+    from pipnet_edge.evaluation.runner import read_face_crops
+
+    fq, int8 = open_predictor(bundled_model_path(f"{name}-qat")), open_predictor(name)
+    crops, _ = read_face_crops(_faces(train_dir, 32), fq.spec)
+    size = fq.spec.input_size
+    d = np.linalg.norm(fq.predict_crops(crops).points - int8.predict_crops(crops).points, axis=-1) * size
+    assert d.mean() < bound, f"{name}: fake-quant points {d.mean():.3f} crop px (mean) from the INT8 file's"
+
+
 def test_bundled_torch_weights_are_not_runtime_models():
     from pipnet_edge.errors import ModelLoadError
 

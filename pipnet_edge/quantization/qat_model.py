@@ -154,7 +154,27 @@ class QATModel:
             raise ModelLoadError(f"{path}: unknown activation scheme {scheme!r}; is it from a newer pipnet-edge?")
         model = cls.prepare(create_model(spec), scheme=scheme)
         model.load_qat_state(state)
+        model.sync_weight_grids()
         return model.eval()
+
+    @torch.no_grad()
+    def sync_weight_grids(self) -> int:
+        """Set every weight fake-quantizer's grid (scale, zero point) to its observer's, the grid the export writes.
+
+        QAT files written by pipnet-edge <= 0.1.0 hold the grids of torch's fused fake-quant kernel, which differ from
+        the exported ones (:func:`~pipnet_edge.quantization.quantizer.export_grid_weights`); after this call the
+        fake-quant model computes what its INT8 artifacts compute. Returns the number of quantizers set.
+        """
+        from torchao.quantization.pt2e.fake_quantize import FakeQuantize
+
+        n = 0
+        for m in self.graph.modules():
+            if type(m) is FakeQuantize and m.is_per_channel:  # the weights' (export_grid_weights)
+                scale, zero_point = m.calculate_qparams()
+                m.scale.resize_(scale.shape).copy_(scale)
+                m.zero_point.resize_(zero_point.shape).copy_(zero_point)
+                n += 1
+        return n
 
 
 def is_qat_file(path: str | Path) -> bool:

@@ -21,8 +21,8 @@ import torch
 from ..models.edge import EdgePIPNet
 from ..models.pipnet import PIPNet
 
-__all__ = ["make_quantizer", "capture", "patch_litert_qat", "fuse_relu6_annotations", "annotate_adds", "ACTIVATION_SCHEMES",
-           "DEFAULT_SCHEME", "LEGACY_SCHEME"]
+__all__ = ["make_quantizer", "export_grid_weights", "capture", "patch_litert_qat", "fuse_relu6_annotations", "annotate_adds",
+           "ACTIVATION_SCHEMES", "DEFAULT_SCHEME", "LEGACY_SCHEME"]
 
 os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
 
@@ -81,7 +81,38 @@ def make_quantizer(qat: bool, scheme: str = DEFAULT_SCHEME, integer_adds: bool =
                 annotate_adds(model, self.global_config)
             return model
 
-    return PIPNetQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False, is_qat=qat))
+    config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False, is_qat=qat)
+    if qat:
+        config = export_grid_weights(config)
+    return PIPNetQuantizer().set_global(config)
+
+
+def export_grid_weights(config):
+    """``config`` with its QAT weight fake-quantizer simulating the weight grid every INT8 artifact is exported with.
+
+    litert-torch's QAT config fake-quantizes weights with torch's fused kernel (``FusedMovingAvgObsFakeQuantize``),
+    whose per-channel "symmetric" grid is not the one the export writes: a channel whose weights all have one sign
+    gets an asymmetric grid (zero point +-127, half the step), every other channel a step 255/254 wider, and steps
+    below 6.1e-5 are raised to it. The export (``convert_pt2e``) takes the observer's own grid instead (zero point 0,
+    step max|w| / 127), the only one an int8 per-channel TFLite / QDQ weight can have. Measured on the default model
+    of 2026-12-06: 2,763 of 18,620 weight channels one-signed, 61 raised; its INT8 TFLite's score head ran 1.33 output
+    steps (mean) from its own fake-quant model, 0.84 on the exported grid (the floor: XNNPACK and TFLite's reference
+    kernels differ by 0.85). The plain ``FakeQuantize`` over the same observer computes its grid with the observer's
+    ``calculate_qparams`` -- the export's -- at every training step, so QAT trains the weights on the grid they ship
+    on. Its observer keeps torch's default ``eps`` (float32's), the one a QAT file has once loaded (safetensors keep
+    no module versions, so loading resets it), not litert-torch's 2**-12, which would floor the steps of small-weight
+    channels at 2.4e-4. (torchao's own fix, pytorch/ao#4824, lets the export read the kernel's grid instead: no use
+    here, an int8 per-channel weight must be symmetric.) Activations keep the fused kernel: per-tensor affine, its
+    grid equals the observer's (checked on every activation quantizer,
+    ``tests/test_qat.py::test_fake_quant_grids_are_the_exported_grids``).
+    """
+    from dataclasses import replace
+
+    from torchao.quantization.pt2e.fake_quantize import FakeQuantize
+    from torchao.quantization.pt2e.observer import MovingAveragePerChannelMinMaxObserver
+
+    ctr = FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver)
+    return replace(config, weight=replace(config.weight, observer_or_fake_quant_ctr=ctr))
 
 
 def annotate_adds(model: torch.fx.GraphModule, config) -> int:
