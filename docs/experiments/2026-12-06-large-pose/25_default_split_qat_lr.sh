@@ -2,11 +2,11 @@
 # Step 25 of the 2026-12-06 large-pose experiment (README.md here): a stronger QAT step for the default model on its
 # split. Step 24 showed the INT8 loss there (qm's INT8 file 0.11 behind the float default-a1 on val665's faces with
 # proxy >= 0.20, 0.04 over all) and kept qm against more MTFL faces in QAT's batches. Here qs = qm at lr 3e-6 (3
-# epochs, x0.1 for the last, 4 anchored faces per 16 labelled, distilled from default-a1): the quantized weights moved
-# three times as far to fit the rounding; step 5's lr 1e-5 cost the lite model 0.17 on the 300W validation faces.
-# Exported and measured as step 24. Rule 25, declared before the run: qs is taken if its 300W validation NME
-# (fake-quant) is within qm's + 0.01, its INT8 val665 NME over all faces is not above qm's and over the faces with
-# proxy >= 0.20 below it; else qm stays. Resumable (last.pt each epoch).
+# epochs at a constant lr -- --lr-steps without a value sets no step --, 4 anchored faces per 16 labelled, distilled
+# from default-a1): the quantized weights moved three times as far to fit the rounding; step 5's lr 1e-5 cost the
+# lite model 0.17 on the 300W validation faces. Exported and measured as step 24. Rule 25, declared before the run:
+# qs is taken if its 300W validation NME (fake-quant) is within qm's + 0.01, its INT8 val665 NME over all faces is not
+# above qm's and over the faces with proxy >= 0.20 below it; else qm stays. Resumable (last.pt each epoch).
 # Writes runs/pose/default-a1-qs/, runs/pose/val665-default-a1-qs-int8.json, runs/pose/rule25.txt. Needs step 24.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
