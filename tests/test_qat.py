@@ -132,7 +132,7 @@ def test_fake_quant_grids_are_the_exported_grids(tmp_path):
         lsb = float(b.abs().max()) / 127
         assert float((a - b).abs().mean()) <= 0.1 * lsb
 
-    # a file written with other weight grids (the fused kernel's, before pipnet-edge 0.3) loads on the exported ones
+    # a file written with other weight grids (the fused kernel's, pipnet-edge <= 0.1.0) loads on the exported ones
     first = qm.graph.get_submodule(groups["weights"][0])
     first.scale.mul_(0.5)
     first.zero_point.fill_(127)
