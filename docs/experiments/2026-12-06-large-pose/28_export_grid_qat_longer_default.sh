@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Step 28 of the 2026-12-06 large-pose experiment (README.md here): a longer QAT on the exported weight grid.
 # Rules 26 and 27 kept qm: 3 epochs at lr 1e-6 on the exported grid (qx) gave the same INT8 accuracy as on the fused
-# kernel's grid. A 3-epoch fine-tune at lr 1e-6 barely moves the weights; here qx6 = qx with 6 epochs (x0.1 for the
-# last, as --lr-steps does), the default model's split as step 26. Rule 28, declared before this run, as rule 26: qx6
+# kernel's grid. A 3-epoch fine-tune at lr 1e-6 barely moves the weights; here qx6 = qx with 6 epochs (lr 1e-6
+# throughout: --lr-steps without a value sets no step), the default model's split as step 26. Rule 28, declared before this run, as rule 26: qx6
 # is taken if its INT8 NME on the 201 300W validation faces is at most qm's + 0.01, its INT8 val665 NME over all 665
 # faces is not above qm's, and over the faces with proxy >= 0.20 below it; else qm's recipe stays.
 # Writes runs/pose/default-a1-qx6/, runs/pose/val665-default-a1-qx6-int8.json, runs/pose/rule28.{txt,json}.
