@@ -31,6 +31,18 @@ from pipnet_edge.runtime.decode import decode_heads  # noqa: E402
 torch.set_num_threads(2)
 name = sys.argv[1]
 fq = open_predictor(bundled_model_path(f"{name}-qat"))
+if "--fused-weight-grids" in sys.argv:  # the grids the file holds against the ones the export writes
+    from pipnet_edge.quantization.ranges import quantizer_groups
+
+    graph = fq.backend.model.graph
+    channels = one_signed = raised = 0
+    for t in quantizer_groups(graph)["weights"]:
+        w = graph.get_submodule(t)
+        channels += w.scale.numel()
+        one_signed += int((w.zero_point != 0).sum())
+        raised += int((w.scale > w.calculate_qparams()[0] * 1.01).logical_and(w.zero_point == 0).sum())
+    print(f"{name}: {channels} weight channels; on the fused kernel's grids {one_signed} one-signed (asymmetric grid), "
+          f"{raised} others with a step raised (to 6.1e-5) against the exported grid's")
 tables = fq.tables
 path = str(bundled_model_path(name))
 
