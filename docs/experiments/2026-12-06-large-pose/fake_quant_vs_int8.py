@@ -26,6 +26,7 @@ from pipnet_edge.data.annotations import load_faces  # noqa: E402
 from pipnet_edge.data.mtfl import load_held_out_faces  # noqa: E402
 from pipnet_edge.evaluation import open_predictor  # noqa: E402
 from pipnet_edge.evaluation.runner import read_face_crops  # noqa: E402
+from pipnet_edge.runtime.backends.base import dequantize, quantize  # noqa: E402
 from pipnet_edge.runtime.decode import decode_heads  # noqa: E402
 
 torch.set_num_threads(2)
@@ -55,10 +56,10 @@ def run_tflite(crops, resolver):
     outs = {d["name"].replace("serving_default_", "").replace("_output", ""): d for d in it.get_output_details()}
     res = {k: [] for k in outs}
     for c in crops:
-        it.set_tensor(ind["index"], np.clip(np.rint(c.astype(np.float32) / s) + z, -128, 127).astype(np.int8)[None])
+        it.set_tensor(ind["index"], quantize(c[None], s, z, np.int8))
         it.invoke()
         for k, d in outs.items():
-            res[k].append((it.get_tensor(d["index"]).astype(np.float32) - d["quantization"][1]) * d["quantization"][0])
+            res[k].append(dequantize(it.get_tensor(d["index"]), *d["quantization"]))
     return {k: np.concatenate(v) for k, v in res.items()}, {k: d["quantization"][0] for k, d in outs.items()}
 
 
