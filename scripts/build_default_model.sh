@@ -48,20 +48,21 @@ python -m pipnet_edge.calibration.activation_ranges --qat runs/mbv2-qat/qat.safe
     --out runs/mbv2-qat-ranges/qat.safetensors
 # 4c. faces turned away (2026-12-06, issue 29; docs/experiments/2026-12-06-large-pose, each choice made on the lite
 #    model's split): 10 epochs from step 3b's model on its own pseudo-labels anchored to the MTFL faces' five human
-#    points (--anchor 1), lr 5e-5 (x0.1 after 7), flips off; two 5-epoch polishes from it at lr 1e-5, one on the
+#    points (--anchor 1), lr 5e-5 (x0.1 after 7), flips off; two 10-epoch polishes from it at lr 1e-5, one on the
 #    labelled faces alone and one with 8 anchored faces beside each 16 labelled, averaged 0.25 / 0.75
 #    (pipnet_edge.training.weight_average); QAT with 4 anchored faces beside each 16 labelled (3 epochs at lr 1e-6,
-#    distilled from the average) and the ranges as in 4b. The bundled files since the third re-bundle of 2026-12-06
-#    are these steps run on the bundled files of commit e25d31f (steps 3, 6, 11, 13 and 16 of that record: the anchored
-#    run's epoch 5 ran at 5e-6, then it was resumed for epochs 6-10)
+#    distilled from the average) and the ranges as in 4b. The bundled files since the fourth re-bundle of 2026-12-06
+#    are these steps run on the bundled files of commit e25d31f (steps 3, 6, 11, 13, 16 and 30 of that record: the
+#    anchored run's epoch 5 ran at 5e-6, then it was resumed for epochs 6-10; the polishes ran 5 epochs, then were
+#    resumed for epochs 6-10; the 10-epoch polishes were chosen on the default model's split, step 29)
 T=runs/mbv2-nf/final.safetensors
 python -m pipnet_edge.train --data "$DATA/train" --init $T --unlabelled "$U" --curriculum none --teacher $T --anchor 1 \
     --epochs 10 --lr 5e-5 --lr-steps 7 --flip-prob 0 --unlabelled-separate-pass --bf16 --threads 2 --seed 0 \
     --out runs/mbv2-anchor
-python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-anchor/final.safetensors --epochs 5 --lr 1e-5 \
+python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-anchor/final.safetensors --epochs 10 --lr 1e-5 \
     --lr-steps --flip-prob 0 --bf16 --threads 2 --seed 0 --out runs/mbv2-anchor-polish
 python -m pipnet_edge.train --data "$DATA/train" --init runs/mbv2-anchor/final.safetensors --unlabelled "$U" \
-    --curriculum none --teacher $T --anchor 1 --unlabelled-ratio 0.5 --epochs 5 --lr 1e-5 --lr-steps --flip-prob 0 \
+    --curriculum none --teacher $T --anchor 1 --unlabelled-ratio 0.5 --epochs 10 --lr 1e-5 --lr-steps --flip-prob 0 \
     --bf16 --threads 2 --seed 0 --out runs/mbv2-anchor-mixed
 python -m pipnet_edge.training.weight_average --models runs/mbv2-anchor-polish/final.safetensors \
     runs/mbv2-anchor-mixed/final.safetensors --weight 0.75 --data "$DATA/train" --out runs/mbv2-soup/final.safetensors

@@ -59,7 +59,7 @@ def test_auto_is_the_default_and_resolves_per_model():
     assert LandmarkerOptions().min_face_presence == "auto"
     assert LandmarkerOptions().track_min_score is None
     with Landmarker() as lm:
-        assert lm.min_face_presence == MIN_FACE_PRESENCE["default"] == 0.43
+        assert lm.min_face_presence == MIN_FACE_PRESENCE["default"] == 0.48
     with Landmarker("lite") as lm:
         assert lm.min_face_presence == MIN_FACE_PRESENCE["lite"] == 0.44
     with Landmarker("lite", min_face_presence=0.5) as lm:

@@ -57,8 +57,8 @@ class LandmarkerOptions:
             <pipnet_edge.runtime.results.FaceLandmarks.score>`, the landmark model's mean heatmap peak) is below this,
             as MediaPipe's ``min_face_presence_confidence``: the detector's non-faces (a skull mask's eye sockets,
             a cup, a cat) score low. ``"auto"`` (default): the threshold chosen for the model's network
-            (:data:`~pipnet_edge.runtime.presence.MIN_FACE_PRESENCE`: ``default`` 0.43, ``lite`` 0.44; other networks
-            0.43); a number in [0, 1]; ``0`` or ``None``: off. Faces of boxes you give are never dropped (you said they
+            (:data:`~pipnet_edge.runtime.presence.MIN_FACE_PRESENCE`: ``default`` 0.48, ``lite`` 0.44; other networks
+            0.48); a number in [0, 1]; ``0`` or ``None``: off. Faces of boxes you give are never dropped (you said they
             are faces). In video it also ends a track (see ``track_min_score``).
         min_face_size: smallest face to find, in photo pixels (YuNet, Haar). ``None``: faces from
             about 8 % of the photo's longer side; smaller values cost time on large photos.
