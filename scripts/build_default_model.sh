@@ -51,7 +51,7 @@ python -m pipnet_edge.calibration.activation_ranges --qat runs/mbv2-qat/qat.safe
 #    points (--anchor 1), lr 5e-5 (x0.1 after 7), flips off; two 10-epoch polishes from it at lr 1e-5, one on the
 #    labelled faces alone and one with 8 anchored faces beside each 16 labelled, averaged 0.25 / 0.75
 #    (pipnet_edge.training.weight_average); QAT with 4 anchored faces beside each 16 labelled (3 epochs at lr 1e-6,
-#    distilled from the average) and the ranges as in 4b. The bundled files since the fourth re-bundle of 2026-12-06
+#    distilled from the average) and the ranges as in 4b. The bundled files since 2026-12-07 (the fourth re-bundle)
 #    are these steps run on the bundled files of commit e25d31f (steps 3, 6, 11, 13, 16 and 30 of that record: the
 #    anchored run's epoch 5 ran at 5e-6, then it was resumed for epochs 6-10; the polishes ran 5 epochs, then were
 #    resumed for epochs 6-10; the 10-epoch polishes were chosen on the default model's split, step 29)
